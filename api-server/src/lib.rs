@@ -1,0 +1,1 @@
+//! Dezky API server and web UI.

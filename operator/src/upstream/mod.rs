@@ -1,0 +1,7 @@
+//! Clients of the upstream systems (Authentik, Stalwart, OCIS, DNS), one trait per upstream, over one shared HTTP layer.
+
+pub mod authentik;
+pub mod dns;
+pub mod http;
+pub mod ocis;
+pub mod stalwart;

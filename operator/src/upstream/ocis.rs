@@ -1,0 +1,1 @@
+//! OCIS libre-graph client: project spaces, groups and space permissions.

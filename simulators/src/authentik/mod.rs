@@ -1,0 +1,1 @@
+//! The Authentik simulator: REST API v3 and an OIDC provider.

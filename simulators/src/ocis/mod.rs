@@ -1,0 +1,1 @@
+//! The OCIS simulator: libre-graph drives, groups and permissions.

@@ -1,0 +1,1 @@
+//! The Stalwart simulator: the v0.16 JMAP management API.

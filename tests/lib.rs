@@ -1,0 +1,1 @@
+//! System tests: the whole platform, driven as users drive it. Shared helpers live here.
