@@ -1,0 +1,1 @@
+//! The Dezky resource types, group `dezky.io`, version `v1alpha1`.
