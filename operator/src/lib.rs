@@ -1,3 +1,7 @@
 //! Dezky controllers and the clients of the upstream systems they converge.
 
+pub mod backoff;
+pub mod breaker;
+pub mod conditions;
+pub mod config;
 pub mod upstream;
