@@ -1,8 +1,9 @@
-//! The one Dezky binary: `dezky crds`, `dezky dev` and, as they land, `dezky operator`, `dezky api`,
-//! `dezky devcluster` and `dezky simulators`.
+//! The one Dezky binary: `dezky dev`, `dezky crds`, `dezky devcluster` and `dezky simulators`
+//! (and, as they land, `dezky operator` and `dezky api`).
 
 mod crds;
 mod dev;
+mod manifests;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,21 +20,41 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Start the whole platform on this machine (embedded default).
+    Dev(dev::DevArgs),
     /// Print the five CustomResourceDefinitions as YAML (or write one file each with --output-dir).
     Crds {
         /// Write `<plural>.dezky.io.yaml` files into this folder instead of printing.
         #[arg(long)]
         output_dir: Option<PathBuf>,
     },
-    /// Start the whole platform on this machine (embedded default).
-    Dev(dev::DevArgs),
+    /// Run devcluster alone: an embedded Kubernetes-compatible API server (writes STATE_DIR/kubeconfig).
+    Devcluster(dev::DevclusterArgs),
+    /// Run the Authentik, Stalwart and OCIS simulators and the DNS server alone (writes STATE_DIR/simulators.json).
+    Simulators(dev::SimulatorsArgs),
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DEZKY_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crds { output_dir } => crds::run(output_dir.as_deref()),
-        Command::Dev(args) => dev::run(args),
+        command => {
+            init_tracing();
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+            runtime.block_on(async {
+                match command {
+                    Command::Dev(args) => dev::run(args).await,
+                    Command::Devcluster(args) => dev::run_devcluster(args).await,
+                    Command::Simulators(args) => dev::run_simulators(args).await,
+                    Command::Crds { .. } => unreachable!("handled above"),
+                }
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
