@@ -33,7 +33,7 @@ use crate::partner::GroupIdentity;
     validation = Rule::new("size(self.metadata.name) <= 40").message("metadata.name must be at most 40 characters").field_path(".metadata.name"),
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("quantity(self.mailboxQuota).compareTo(quantity(self.storageQuota)) <= 0").message("mailboxQuota must not be larger than storageQuota").field_path(".mailboxQuota"))]
+#[x_kube(validation = Rule::new("!isQuantity(self.mailboxQuota) || !isQuantity(self.storageQuota) || quantity(self.mailboxQuota).compareTo(quantity(self.storageQuota)) <= 0").message("mailboxQuota must not be larger than storageQuota").field_path(".mailboxQuota"))]
 pub struct TenantSpec {
     /// The customer's name as people read it.
     #[schemars(length(min = 1, max = 200))]

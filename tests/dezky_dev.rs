@@ -1,0 +1,119 @@
+//! `dezky dev`, the README's first command, run as a newcomer runs it: it comes up, writes
+//! dev.json, serves kubectl, applies the examples, stops cleanly on Ctrl-C and keeps its state.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn start_dev(state: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_dezky"))
+        .args(["dev", "--random-ports", "--state-dir"])
+        .arg(state)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR")))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dezky dev starts")
+}
+
+/// Waits for a fresh dev.json (the last thing `dezky dev` writes before it says it is up).
+fn wait_for_dev_json(state: &Path, child: &mut Child) -> Value {
+    let path = state.join("dev.json");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                return v;
+            }
+        }
+        if let Some(status) = child.try_wait().expect("child status") {
+            let out = child.wait_with_output_ref();
+            panic!("dezky dev exited early with {status}:\n{out}");
+        }
+        assert!(Instant::now() < deadline, "dezky dev did not write dev.json within 90 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+trait OutputRef {
+    fn wait_with_output_ref(&mut self) -> String;
+}
+
+impl OutputRef for Child {
+    fn wait_with_output_ref(&mut self) -> String {
+        use std::io::Read;
+        let mut text = String::new();
+        if let Some(out) = self.stdout.as_mut() {
+            out.read_to_string(&mut text).ok();
+        }
+        if let Some(err) = self.stderr.as_mut() {
+            err.read_to_string(&mut text).ok();
+        }
+        text
+    }
+}
+
+/// Sends Ctrl-C (SIGINT) and requires a clean exit within 20 s; returns what it printed.
+fn interrupt(mut child: Child) -> String {
+    let pid = child.id().to_string();
+    let sent = Command::new("kill").args(["-INT", &pid]).status().expect("kill runs");
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            let printed = child.wait_with_output_ref();
+            assert!(status.success(), "dezky dev did not stop cleanly ({status}):\n{printed}");
+            return printed;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            panic!("dezky dev did not stop within 20 s of Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn kubectl(kubeconfig: &str, args: &[&str]) -> String {
+    let out = Command::new("kubectl").arg("--kubeconfig").arg(kubeconfig).args(args).output().expect("kubectl runs");
+    assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn dev_comes_up_applies_the_examples_stops_on_ctrl_c_and_keeps_its_state() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let mut child = start_dev(state.path());
+    let dev = wait_for_dev_json(state.path(), &mut child);
+
+    // dev.json has the documented shape; parts not built yet are null, never made up
+    for key in ["kubeconfig", "console", "api", "metrics", "upstreams", "simulatorControl", "dns", "oidc", "users"] {
+        assert!(dev.get(key).is_some(), "dev.json has {key}: {dev}");
+    }
+    for upstream in ["authentik", "stalwart", "ocis"] {
+        let url = dev["upstreams"][upstream]["url"].as_str().expect("an upstream URL");
+        assert!(url.starts_with("http://127.0.0.1:"), "{upstream} on loopback: {url}");
+    }
+    assert!(dev["oidc"]["console"]["issuer"].as_str().is_some_and(|i| i.contains("/application/o/")));
+    let kubeconfig = dev["kubeconfig"].as_str().expect("kubeconfig path").to_string();
+
+    let uid = kubectl(&kubeconfig, &["get", "tenant", "acme", "-o", "jsonpath={.metadata.uid}"]);
+    assert!(!uid.is_empty());
+    let members = kubectl(&kubeconfig, &["get", "members", "-A", "-o", "name"]);
+    assert!(members.lines().count() >= 12, "{members}");
+
+    let printed = interrupt(child);
+    assert!(printed.contains("Dezky dev is up"), "{printed}");
+    assert!(printed.contains("kubectl --kubeconfig"), "it shows a kubectl command to try: {printed}");
+    assert!(printed.contains("Not in this build yet"), "it says plainly what is missing: {printed}");
+
+    // a restart keeps the state: same object, same UID
+    std::fs::remove_file(state.path().join("dev.json")).expect("remove dev.json");
+    let mut child = start_dev(state.path());
+    let dev = wait_for_dev_json(state.path(), &mut child);
+    let kubeconfig = dev["kubeconfig"].as_str().expect("kubeconfig path").to_string();
+    let uid_after = kubectl(&kubeconfig, &["get", "tenant", "acme", "-o", "jsonpath={.metadata.uid}"]);
+    assert_eq!(uid_after, uid, "the restarted platform holds the same tenant");
+    interrupt(child);
+}
