@@ -57,7 +57,9 @@ def test_api_server_cluster_role_is_exactly_the_contract(defaults):
         expected[("dezky.io", kind, NONE)].add("delete")
     for group in ("", "events.k8s.io"):
         expected[(group, "events", NONE)] = {"create", "patch", "list"}
-    expected[("", "secrets", NONE)] = {"get"}
+    expected[("", "secrets", NONE)] = {"get", "patch"}
+    expected[("", "namespaces", NONE)] = {"get", "list", "watch"}
+    expected[("", "configmaps", NONE)] = {"create", "get", "list", "update", "delete"}
     assert rules(release, "ClusterRole", API) == expected
 
 
@@ -69,7 +71,7 @@ def test_api_server_reads_no_secret_when_one_time_credentials_are_off(install):
 
 def test_api_server_cannot_enumerate_secrets_or_touch_status(defaults):
     flat = rules(defaults, "ClusterRole", API)
-    assert flat[("", "secrets", NONE)] == {"get"}
+    assert flat[("", "secrets", NONE)] == {"get", "patch"}
     assert not [key for key in flat if key[1].endswith("/status")]
     assert ("dezky.io", "tenants", NONE) in flat
     assert "delete" not in flat[("dezky.io", "tenants", NONE)]
