@@ -10,8 +10,11 @@ use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::json;
 
+use dezky_api::{ApiConfig, ApiServer};
 use dezky_devcluster::{Devcluster, DevclusterOptions};
-use dezky_simulators::runner::{SimulatorOptions, SimulatorPorts, Simulators};
+use dezky_operator::config::Config;
+use dezky_operator::runtime::{Operator, RunOptions};
+use dezky_simulators::runner::{SimulatorOptions, SimulatorPorts, Simulators, SimulatorsInfo};
 
 use crate::manifests;
 
@@ -21,12 +24,13 @@ const FIELD_MANAGER: &str = "dezky-dev";
 /// Default ports of `dezky dev` (so bookmarks and kubeconfigs survive restarts); `--random-ports` picks free ones.
 const DEVCLUSTER_PORT: u16 = 17443;
 const SIMULATOR_PORTS: SimulatorPorts = SimulatorPorts { authentik: 17001, stalwart: 17002, ocis: 17003, control: 17009 };
+const API_PORT: u16 = 17080;
+const OPERATOR_METRICS_PORT: u16 = 17100;
 
-/// Parts of the platform this build does not have yet; `dezky dev` names them instead of pretending.
-const NOT_YET_BUILT: &[&str] = &[
-    "operator (the controllers that provision Authentik, Stalwart and OCIS)",
-    "api-server and web UI (console and portal)",
-];
+/// The platform operator `dezky dev` creates in the Authentik simulator, to log in to the console.
+const DEV_OPERATOR: &str = "operator@dezky.test";
+/// The Authentik group whose members are platform operators.
+const PLATFORM_ADMINS: &str = "platform-admins";
 
 /// Flags of `dezky dev`.
 #[derive(Args, Debug)]
@@ -34,7 +38,8 @@ pub struct DevArgs {
     /// Where devcluster's SQLite file, the kubeconfig and dev.json live; a restart keeps the state.
     #[arg(long, default_value = ".dezky")]
     pub state_dir: PathBuf,
-    /// Listen on free ports instead of the defaults (devcluster 17443, simulators 17001-17009).
+    /// Listen on free ports instead of the defaults (devcluster 17443, simulators 17001-17009,
+    /// console and API 17080, operator metrics 17100).
     #[arg(long)]
     pub random_ports: bool,
     /// Manifests applied once the platform is up (a file or a folder; not recursive).
@@ -111,62 +116,283 @@ pub async fn run_simulators(args: SimulatorsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `dezky dev`: devcluster, the CRDs, the simulators and the example manifests.
+/// The configuration file and credential files `dezky dev` writes for the operator and the API
+/// server: the same shape the Helm chart renders, pointed at the simulators.
+fn write_dev_config(state_dir: &Path, sims: &SimulatorsInfo, api_port: u16, metrics_port: u16) -> anyhow::Result<PathBuf> {
+    let secrets = state_dir.join("secrets");
+    std::fs::create_dir_all(&secrets).with_context(|| format!("failed to create {}", secrets.display()))?;
+    let up = &sims.upstreams;
+    for (key, value) in [
+        ("authentik-token", up.authentik.token.as_str()),
+        ("stalwart-username", up.stalwart.username.as_str()),
+        ("stalwart-password", up.stalwart.password.as_str()),
+        ("ocis-username", up.ocis.username.as_str()),
+        ("ocis-password", up.ocis.password.as_str()),
+    ] {
+        write_private(&secrets.join(key), value)?;
+    }
+    let public_url = format!("http://127.0.0.1:{api_port}");
+    let config = json!({
+        "installationId": "dev",
+        "logging": {"level": "info", "format": "text"},
+        "credentialsDir": secrets,
+        "upstreams": {
+            "authentik": {"url": up.authentik.url, "rateLimit": {"requestsPerSecond": 100, "maxInFlight": 8}},
+            "stalwart": {"url": up.stalwart.url, "rateLimit": {"requestsPerSecond": 100, "maxInFlight": 8}},
+            "ocis": {"url": up.ocis.url, "rateLimit": {"requestsPerSecond": 100, "maxInFlight": 8}},
+        },
+        "dns": {"resolvers": [sims.dns]},
+        "plans": {
+            "starter": {"displayName": "Starter", "maxSeats": 10, "storageQuota": "50Gi", "mailboxQuota": "2Gi"},
+            "business": {"displayName": "Business", "maxSeats": 250, "storageQuota": "1Ti", "mailboxQuota": "10Gi"},
+            "enterprise": {"displayName": "Enterprise", "maxSeats": 10000, "storageQuota": "10Ti", "mailboxQuota": "50Gi"},
+        },
+        "operator": {
+            "concurrency": 4,
+            "resyncInterval": "10m",
+            "maxUpstreamDeletesPerMinute": 30,
+            "metricsAddress": format!("127.0.0.1:{metrics_port}"),
+        },
+        "api": {
+            "listenAddress": format!("127.0.0.1:{api_port}"),
+            "publicUrl": public_url,
+            "oidc": {
+                "console": {"issuer": sims.oidc.console.issuer, "clientId": sims.oidc.console.client_id},
+                "portal": {"issuer": sims.oidc.portal.issuer, "clientId": sims.oidc.portal.client_id},
+                "platformAdminsGroup": PLATFORM_ADMINS,
+            },
+        },
+    });
+    let path = state_dir.join("config.yaml");
+    let text = format!(
+        "# Written by `dezky dev`: the chart's configuration shape, pointed at the simulators.\n{}",
+        serde_yaml::to_string(&config)?
+    );
+    std::fs::write(&path, text).with_context(|| format!("failed to write {}", path.display()))?;
+    Ok(path)
+}
+
+/// Writes a file only its owner can read (credentials, passwords).
+fn write_private(path: &Path, value: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("failed to write {}", path.display()))?;
+    file.write_all(value.as_bytes())?;
+    Ok(())
+}
+
+/// Creates (or finds) the platform operator's Authentik user in the `platform-admins` group through
+/// the simulator's REST API, as an administrator would in a real Authentik. Returns its password.
+async fn ensure_platform_operator(sims: &SimulatorsInfo, state_dir: &Path) -> anyhow::Result<String> {
+    let secrets = state_dir.join("secrets");
+    std::fs::create_dir_all(&secrets).with_context(|| format!("failed to create {}", secrets.display()))?;
+    let password_file = secrets.join("dev-operator-password");
+    let password = match std::fs::read_to_string(&password_file) {
+        Ok(p) if !p.trim().is_empty() => p.trim().to_string(),
+        _ => {
+            let p = format!("Dev-{}", dezky_simulators::authentik::random_key(20));
+            write_private(&password_file, &p)?;
+            p
+        }
+    };
+    let base = sims.upstreams.authentik.url.trim_end_matches('/').to_string();
+    let http = reqwest::Client::new();
+    let token = &sims.upstreams.authentik.token;
+    let call = |method: reqwest::Method, path: String, body: Option<serde_json::Value>| {
+        let mut req = http.request(method, format!("{base}/api/v3/{path}")).bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        async move {
+            let resp = req.send().await.context("failed to reach the Authentik simulator")?;
+            let status = resp.status();
+            let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+            if !status.is_success() {
+                anyhow::bail!("Authentik simulator answered {status} to {path}");
+            }
+            Ok::<_, anyhow::Error>(body)
+        }
+    };
+    let groups = call(reqwest::Method::GET, format!("core/groups/?name={PLATFORM_ADMINS}&include_users=false"), None).await?;
+    let group_pk = match groups["results"].as_array().and_then(|r| r.first()) {
+        Some(g) => g["pk"].as_str().unwrap_or_default().to_string(),
+        None => call(reqwest::Method::POST, "core/groups/".into(), Some(json!({"name": PLATFORM_ADMINS})))
+            .await?["pk"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let users = call(reqwest::Method::GET, format!("core/users/?username={DEV_OPERATOR}"), None).await?;
+    let user_pk = match users["results"].as_array().and_then(|r| r.first()) {
+        Some(u) => u["pk"].as_i64().unwrap_or_default(),
+        None => call(
+            reqwest::Method::POST,
+            "core/users/".into(),
+            Some(json!({"username": DEV_OPERATOR, "name": "Dev Operator", "email": DEV_OPERATOR, "path": "dezky/operators", "is_active": true})),
+        )
+        .await?["pk"]
+            .as_i64()
+            .unwrap_or_default(),
+    };
+    call(reqwest::Method::POST, format!("core/users/{user_pk}/set_password/"), Some(json!({"password": password}))).await?;
+    call(reqwest::Method::POST, format!("core/groups/{group_pk}/add_user/"), Some(json!({"pk": user_pk}))).await?;
+    Ok(password)
+}
+
+/// The example members' one-time passwords, read from the credentials Secrets the operator wrote.
+async fn member_logins(client: &Client) -> Vec<serde_json::Value> {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{Api, ListParams};
+    let members: Api<dezky_crds::Member> = Api::all(client.clone());
+    let Ok(list) = members.list(&ListParams::default()).await else {
+        return Vec::new();
+    };
+    let mut users = Vec::new();
+    for member in list {
+        let ns = member.metadata.namespace.clone().unwrap_or_default();
+        let Some(secret_name) = member.status.as_ref().and_then(|s| s.credentials_secret_ref.as_ref()).map(|r| r.name.clone()) else {
+            continue;
+        };
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+        let Ok(secret) = secrets.get(&secret_name).await else { continue };
+        let Some(password) = secret.data.as_ref().and_then(|d| d.get("password")).map(|b| String::from_utf8_lossy(&b.0).into_owned()) else {
+            continue;
+        };
+        let (role, tenant) = if let Some(partner) = ns.strip_prefix("partner-") {
+            ("partner", json!(partner))
+        } else {
+            let role = if member.spec.role == dezky_crds::member::MemberRole::Admin { "admin" } else { "member" };
+            (role, json!(ns.strip_prefix("tenant-").unwrap_or(&ns)))
+        };
+        users.push(json!({"username": member.spec.email, "password": password, "role": role, "tenant": tenant}));
+    }
+    users
+}
+
+/// Waits (showing progress) until every Dezky object reports Ready=True, or `timeout` passes.
+async fn wait_for_ready(client: &Client, timeout: std::time::Duration) -> (usize, usize) {
+    use kube::api::{Api, DynamicObject, ListParams};
+    use kube::discovery::ApiResource;
+    let kinds = ["Partner", "Tenant", "MailDomain", "Member", "SsoApp"];
+    let deadline = std::time::Instant::now() + timeout;
+    let mut last = (0, 0);
+    loop {
+        let (mut ready, mut total) = (0, 0);
+        for kind in kinds {
+            let gvk = kube::core::GroupVersionKind::gvk(dezky_crds::GROUP, dezky_crds::VERSION, kind);
+            let resource = ApiResource::from_gvk(&gvk);
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+            let Ok(list) = api.list(&ListParams::default()).await else { continue };
+            for obj in list {
+                total += 1;
+                let is_ready = obj.data["status"]["conditions"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+                ready += usize::from(is_ready);
+            }
+        }
+        if (ready, total) != last {
+            println!("      {ready}/{total} objects Ready");
+            last = (ready, total);
+        }
+        if ready == total || std::time::Instant::now() > deadline {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// `dezky dev`: devcluster, the CRDs, the simulators, the operator, the API server and the examples.
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let state_dir = &args.state_dir;
     std::fs::create_dir_all(state_dir).with_context(|| format!("failed to create {}", state_dir.display()))?;
-    let (cluster_port, sim_ports) =
-        if args.random_ports { (0, SimulatorPorts::default()) } else { (DEVCLUSTER_PORT, SIMULATOR_PORTS) };
+    let (cluster_port, sim_ports, api_port, metrics_port) = if args.random_ports {
+        (0, SimulatorPorts::default(), free_port()?, free_port()?)
+    } else {
+        (DEVCLUSTER_PORT, SIMULATOR_PORTS, API_PORT, OPERATOR_METRICS_PORT)
+    };
 
-    println!("[1/4] starting devcluster (state in {})", state_dir.display());
+    println!("[1/6] starting devcluster (state in {})", state_dir.display());
     let cluster = start_devcluster(state_dir, SocketAddr::from(([127, 0, 0, 1], cluster_port))).await?;
     println!("      Kubernetes API at {}", cluster.url());
 
-    println!("[2/4] starting the Authentik, Stalwart and OCIS simulators and the DNS server");
+    println!("[2/6] starting the Authentik, Stalwart and OCIS simulators and the DNS server");
     let sims = start_simulators(state_dir, sim_ports).await?;
+    let operator_password = ensure_platform_operator(&sims.info, state_dir).await?;
 
-    println!("[3/4] installing the dezky.io CRDs");
+    println!("[3/6] installing the dezky.io CRDs");
     let client = client_from_kubeconfig(&cluster.kubeconfig_path()).await?;
     manifests::install_crds(&client, FIELD_MANAGER).await?;
 
-    println!("[4/4] applying {}", args.apply.display());
+    println!("[4/6] starting the operator and the API server");
+    let config_path = write_dev_config(state_dir, &sims.info, api_port, metrics_port)?;
+    let config = Config::load(&config_path)?;
+    let credentials = config.credentials(&|key| std::env::var(key).ok())?;
+    let operator = dezky_operator::runtime::start(RunOptions::new(config, credentials, client.clone()))
+        .await
+        .context("failed to start the operator")?;
+    let api = ApiServer::start(ApiConfig::from_file(&config_path)?, client.clone())
+        .await
+        .context("failed to start the API server")?;
+    let console = format!("http://{}", api.addr);
+
+    println!("[5/6] applying {}", args.apply.display());
     let applied = manifests::apply_path(&client, FIELD_MANAGER, &args.apply).await?;
     println!("      {} objects applied", applied.len());
 
+    println!("[6/6] waiting for the examples to converge");
+    let (ready, total) = wait_for_ready(&client, std::time::Duration::from_secs(60)).await;
+
+    let mut users = vec![json!({"username": DEV_OPERATOR, "password": operator_password, "role": "operator", "tenant": null})];
+    users.extend(member_logins(&client).await);
     let dev_json = json!({
         "kubeconfig": cluster.kubeconfig_path(),
-        "console": null,
-        "api": null,
-        "metrics": {"operator": null, "api": null},
+        "console": console,
+        "api": console,
+        "metrics": {"operator": format!("http://{}/metrics", operator.metrics_address), "api": format!("{console}/metrics")},
         "upstreams": sims.info.upstreams,
         "simulatorControl": sims.info.simulator_control,
         "dns": sims.info.dns,
         "oidc": sims.info.oidc,
-        "users": [],
+        "users": users,
     });
     let dev_json_path = state_dir.join("dev.json");
-    std::fs::write(&dev_json_path, serde_json::to_vec_pretty(&dev_json)?)
-        .with_context(|| format!("failed to write {}", dev_json_path.display()))?;
+    write_private(&dev_json_path, &serde_json::to_string_pretty(&dev_json)?)?;
 
     let kubeconfig = cluster.kubeconfig_path();
     println!();
-    println!("Dezky dev is up.");
-    println!("  kubeconfig:  {}", kubeconfig.display());
-    println!("  try:         kubectl --kubeconfig {} get dezky -A", kubeconfig.display());
-    println!("  Authentik:   {}", sims.info.upstreams.authentik.url);
-    println!("  Stalwart:    {}", sims.info.upstreams.stalwart.url);
-    println!("  OCIS:        {}", sims.info.upstreams.ocis.url);
-    println!("  for scripts: {}", dev_json_path.display());
-    println!();
-    println!("Not in this build yet, so nothing converges to Ready and there is no console to log in to:");
-    for part in NOT_YET_BUILT {
-        println!("  - {part}");
-    }
+    println!("Dezky dev is up ({ready}/{total} objects Ready).");
+    println!("  console and portal: {console}");
+    println!("  log in as:          {DEV_OPERATOR} (platform operator; password in {})", dev_json_path.display());
+    println!("  kubeconfig:         {}", kubeconfig.display());
+    println!("  try:                kubectl --kubeconfig {} get dezky -A", kubeconfig.display());
+    println!("  operator metrics:   http://{}/metrics", operator.metrics_address);
+    println!("  Authentik:          {}", sims.info.upstreams.authentik.url);
+    println!("  for scripts:        {} (users and passwords, endpoints, credentials)", dev_json_path.display());
     println!();
     println!("Ctrl-C stops everything; the state in {} is kept for the next start.", state_dir.display());
     ctrl_c().await?;
     println!("stopping");
+    api.shutdown().await;
+    stop_operator(operator).await;
     sims.shutdown().await;
     cluster.shutdown().await;
     Ok(())
+}
+
+async fn stop_operator(operator: Operator) {
+    if let Err(err) = operator.stop().await {
+        eprintln!("the operator stopped with an error: {err}");
+    }
+}
+
+/// A free loopback port (for `--random-ports` where the server needs to know its port up front).
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }

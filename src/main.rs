@@ -1,5 +1,5 @@
-//! The one Dezky binary: `dezky dev`, `dezky crds`, `dezky devcluster` and `dezky simulators`
-//! (and, as they land, `dezky operator` and `dezky api`).
+//! The one Dezky binary: `dezky dev`, `dezky operator`, `dezky api`, `dezky crds`, and the
+//! single parts of the dev platform, `dezky devcluster` and `dezky simulators`.
 
 mod crds;
 mod dev;
@@ -32,11 +32,41 @@ enum Command {
     Devcluster(dev::DevclusterArgs),
     /// Run the Authentik, Stalwart and OCIS simulators and the DNS server alone (writes STATE_DIR/simulators.json).
     Simulators(dev::SimulatorsArgs),
+    /// Run the operator: the five controllers, against the cluster of the in-cluster service
+    /// account or of KUBECONFIG.
+    Operator {
+        /// The configuration file (the Helm chart mounts it at /etc/dezky/config.yaml).
+        #[arg(long, env = "DEZKY_CONFIG", default_value = "/etc/dezky/config.yaml")]
+        config: PathBuf,
+    },
+    /// Run the API server and web UI, against the cluster of the in-cluster service account or of KUBECONFIG.
+    Api {
+        /// The configuration file (its `api:` section).
+        #[arg(long, env = "DEZKY_CONFIG", default_value = "/etc/dezky/config.yaml")]
+        config: PathBuf,
+    },
 }
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DEZKY_LOG").unwrap_or_else(|_| "warn".into());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// `dezky operator`: configuration and credentials are checked before anything starts.
+async fn run_operator(config: &std::path::Path) -> anyhow::Result<()> {
+    let config = dezky_operator::config::Config::load(config)?;
+    let credentials = config.credentials(&|key| std::env::var(key).ok())?;
+    let client = kube::Client::try_default().await?;
+    dezky_operator::runtime::run(config, credentials, client).await?;
+    Ok(())
+}
+
+/// `dezky api`: the stateless API server and web UI.
+async fn run_api(config: &std::path::Path) -> anyhow::Result<()> {
+    let config = dezky_api::ApiConfig::from_file(config)?;
+    let client = kube::Client::try_default().await?;
+    dezky_api::run(config, client).await?;
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -51,6 +81,8 @@ fn main() -> ExitCode {
                     Command::Dev(args) => dev::run(args).await,
                     Command::Devcluster(args) => dev::run_devcluster(args).await,
                     Command::Simulators(args) => dev::run_simulators(args).await,
+                    Command::Operator { config } => run_operator(&config).await,
+                    Command::Api { config } => run_api(&config).await,
                     Command::Crds { .. } => unreachable!("handled above"),
                 }
             })

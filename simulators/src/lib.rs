@@ -4,4 +4,5 @@ pub mod authentik;
 pub mod control;
 pub mod dns;
 pub mod ocis;
+pub mod runner;
 pub mod stalwart;

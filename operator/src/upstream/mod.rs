@@ -3,5 +3,7 @@
 pub mod authentik;
 pub mod dns;
 pub mod http;
+pub mod marker;
 pub mod ocis;
 pub mod stalwart;
+pub mod stripe;
