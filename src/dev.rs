@@ -16,6 +16,7 @@ use dezky_operator::config::Config;
 use dezky_operator::runtime::{Operator, RunOptions};
 use dezky_simulators::runner::{SimulatorOptions, SimulatorPorts, Simulators, SimulatorsInfo};
 
+use crate::dns::{self, DnsControl};
 use crate::manifests;
 
 /// The field manager of everything `dezky dev` applies.
@@ -23,7 +24,12 @@ const FIELD_MANAGER: &str = "dezky-dev";
 
 /// Default ports of `dezky dev` (so bookmarks and kubeconfigs survive restarts); `--random-ports` picks free ones.
 const DEVCLUSTER_PORT: u16 = 17443;
-const SIMULATOR_PORTS: SimulatorPorts = SimulatorPorts { authentik: 17001, stalwart: 17002, ocis: 17003, control: 17009 };
+const SIMULATOR_PORTS: SimulatorPorts = SimulatorPorts {
+    authentik: 17001,
+    stalwart: 17002,
+    ocis: 17003,
+    control: 17009,
+};
 const API_PORT: u16 = 17080;
 const OPERATOR_METRICS_PORT: u16 = 17100;
 
@@ -34,7 +40,11 @@ const PLATFORM_ADMINS: &str = "platform-admins";
 
 /// Flags of `dezky dev`.
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct DevArgs {
+    /// Tools for a running `dezky dev`.
+    #[command(subcommand)]
+    pub command: Option<DevCommand>,
     /// Where devcluster's SQLite file, the kubeconfig and dev.json live; a restart keeps the state.
     #[arg(long, default_value = ".dezky")]
     pub state_dir: PathBuf,
@@ -45,6 +55,66 @@ pub struct DevArgs {
     /// Manifests applied once the platform is up (a file or a folder; not recursive).
     #[arg(long, default_value = "examples")]
     pub apply: PathBuf,
+}
+
+/// Tools for a running `dezky dev`.
+#[derive(clap::Subcommand, Debug)]
+pub enum DevCommand {
+    /// The dev DNS server.
+    Dns {
+        #[command(subcommand)]
+        command: DnsCommand,
+    },
+}
+
+/// `dezky dev dns ...`
+#[derive(clap::Subcommand, Debug)]
+pub enum DnsCommand {
+    /// Publish every record a MailDomain's status asks for (ownership, MX, SPF, DKIM, DMARC) into the
+    /// dev DNS server, as the domain's owner would, and ask the operator to check again.
+    Publish {
+        /// The domain, as in the MailDomain's spec.domain.
+        domain: String,
+        /// The state directory of the running `dezky dev`.
+        #[arg(long, default_value = ".dezky")]
+        state_dir: PathBuf,
+    },
+}
+
+/// `dezky dev dns publish DOMAIN`: reads dev.json of the running platform.
+async fn run_dns_publish(domain: &str, state_dir: &Path) -> anyhow::Result<()> {
+    let path = state_dir.join("dev.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "failed to read {}: is `dezky dev --state-dir {}` running?",
+            path.display(),
+            state_dir.display()
+        )
+    })?;
+    let dev: serde_json::Value = serde_json::from_str(&text)?;
+    let kubeconfig = dev["kubeconfig"]
+        .as_str()
+        .context("dev.json has no kubeconfig")?;
+    let control = DnsControl {
+        url: dev["simulatorControl"]["url"]
+            .as_str()
+            .context("dev.json has no simulatorControl.url")?
+            .to_string(),
+        token: dev["simulatorControl"]["token"]
+            .as_str()
+            .context("dev.json has no simulatorControl.token")?
+            .to_string(),
+    };
+    let client = client_from_kubeconfig(Path::new(kubeconfig)).await?;
+    let published = dns::publish_domain(&client, &control, domain).await?;
+    if published == 0 {
+        println!(
+            "{domain}: every record already verifies (or the operator has not listed them yet)"
+        );
+    } else {
+        println!("{domain}: published {published} records; the operator checks them again now");
+    }
+    Ok(())
 }
 
 /// Flags of `dezky devcluster`.
@@ -69,23 +139,35 @@ pub struct SimulatorsArgs {
 async fn start_devcluster(state_dir: &Path, listen: SocketAddr) -> anyhow::Result<Devcluster> {
     let mut opts = DevclusterOptions::new(state_dir);
     opts.listen = listen;
-    Devcluster::start(opts).await.context("failed to start devcluster")
+    Devcluster::start(opts)
+        .await
+        .context("failed to start devcluster")
 }
 
 async fn start_simulators(state_dir: &Path, ports: SimulatorPorts) -> anyhow::Result<Simulators> {
-    let opts = SimulatorOptions { state_dir: Some(state_dir.to_path_buf()), ports, ..Default::default() };
-    dezky_simulators::runner::start(opts).await.context("failed to start the simulators")
+    let opts = SimulatorOptions {
+        state_dir: Some(state_dir.to_path_buf()),
+        ports,
+        ..Default::default()
+    };
+    dezky_simulators::runner::start(opts)
+        .await
+        .context("failed to start the simulators")
 }
 
 /// A kube client from a kubeconfig file, exactly as the operator builds one.
 pub async fn client_from_kubeconfig(path: &Path) -> anyhow::Result<Client> {
-    let kubeconfig = Kubeconfig::read_from(path).with_context(|| format!("failed to read {}", path.display()))?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+    let kubeconfig = Kubeconfig::read_from(path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    let config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
     Ok(Client::try_from(config)?)
 }
 
 async fn ctrl_c() -> anyhow::Result<()> {
-    tokio::signal::ctrl_c().await.context("failed to listen for Ctrl-C")
+    tokio::signal::ctrl_c()
+        .await
+        .context("failed to listen for Ctrl-C")
 }
 
 /// `dezky devcluster`: the embedded Kubernetes API alone.
@@ -93,7 +175,10 @@ pub async fn run_devcluster(args: DevclusterArgs) -> anyhow::Result<()> {
     let cluster = start_devcluster(&args.state_dir, args.listen).await?;
     println!("devcluster serving at {}", cluster.url());
     println!("kubeconfig: {}", cluster.kubeconfig_path().display());
-    println!("try: kubectl --kubeconfig {} get namespaces", cluster.kubeconfig_path().display());
+    println!(
+        "try: kubectl --kubeconfig {} get namespaces",
+        cluster.kubeconfig_path().display()
+    );
     ctrl_c().await?;
     println!("stopping devcluster");
     cluster.shutdown().await;
@@ -118,9 +203,15 @@ pub async fn run_simulators(args: SimulatorsArgs) -> anyhow::Result<()> {
 
 /// The configuration file and credential files `dezky dev` writes for the operator and the API
 /// server: the same shape the Helm chart renders, pointed at the simulators.
-fn write_dev_config(state_dir: &Path, sims: &SimulatorsInfo, api_port: u16, metrics_port: u16) -> anyhow::Result<PathBuf> {
+fn write_dev_config(
+    state_dir: &Path,
+    sims: &SimulatorsInfo,
+    api_port: u16,
+    metrics_port: u16,
+) -> anyhow::Result<PathBuf> {
     let secrets = state_dir.join("secrets");
-    std::fs::create_dir_all(&secrets).with_context(|| format!("failed to create {}", secrets.display()))?;
+    std::fs::create_dir_all(&secrets)
+        .with_context(|| format!("failed to create {}", secrets.display()))?;
     let up = &sims.upstreams;
     for (key, value) in [
         ("authentik-token", up.authentik.token.as_str()),
@@ -189,9 +280,13 @@ fn write_private(path: &Path, value: &str) -> anyhow::Result<()> {
 
 /// Creates (or finds) the platform operator's Authentik user in the `platform-admins` group through
 /// the simulator's REST API, as an administrator would in a real Authentik. Returns its password.
-async fn ensure_platform_operator(sims: &SimulatorsInfo, state_dir: &Path) -> anyhow::Result<String> {
+async fn ensure_platform_operator(
+    sims: &SimulatorsInfo,
+    state_dir: &Path,
+) -> anyhow::Result<String> {
     let secrets = state_dir.join("secrets");
-    std::fs::create_dir_all(&secrets).with_context(|| format!("failed to create {}", secrets.display()))?;
+    std::fs::create_dir_all(&secrets)
+        .with_context(|| format!("failed to create {}", secrets.display()))?;
     let password_file = secrets.join("dev-operator-password");
     let password = match std::fs::read_to_string(&password_file) {
         Ok(p) if !p.trim().is_empty() => p.trim().to_string(),
@@ -201,16 +296,26 @@ async fn ensure_platform_operator(sims: &SimulatorsInfo, state_dir: &Path) -> an
             p
         }
     };
-    let base = sims.upstreams.authentik.url.trim_end_matches('/').to_string();
+    let base = sims
+        .upstreams
+        .authentik
+        .url
+        .trim_end_matches('/')
+        .to_string();
     let http = reqwest::Client::new();
     let token = &sims.upstreams.authentik.token;
     let call = |method: reqwest::Method, path: String, body: Option<serde_json::Value>| {
-        let mut req = http.request(method, format!("{base}/api/v3/{path}")).bearer_auth(token);
+        let mut req = http
+            .request(method, format!("{base}/api/v3/{path}"))
+            .bearer_auth(token);
         if let Some(body) = body {
             req = req.json(&body);
         }
         async move {
-            let resp = req.send().await.context("failed to reach the Authentik simulator")?;
+            let resp = req
+                .send()
+                .await
+                .context("failed to reach the Authentik simulator")?;
             let status = resp.status();
             let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
             if !status.is_success() {
@@ -219,16 +324,30 @@ async fn ensure_platform_operator(sims: &SimulatorsInfo, state_dir: &Path) -> an
             Ok::<_, anyhow::Error>(body)
         }
     };
-    let groups = call(reqwest::Method::GET, format!("core/groups/?name={PLATFORM_ADMINS}&include_users=false"), None).await?;
+    let groups = call(
+        reqwest::Method::GET,
+        format!("core/groups/?name={PLATFORM_ADMINS}&include_users=false"),
+        None,
+    )
+    .await?;
     let group_pk = match groups["results"].as_array().and_then(|r| r.first()) {
         Some(g) => g["pk"].as_str().unwrap_or_default().to_string(),
-        None => call(reqwest::Method::POST, "core/groups/".into(), Some(json!({"name": PLATFORM_ADMINS})))
-            .await?["pk"]
+        None => call(
+            reqwest::Method::POST,
+            "core/groups/".into(),
+            Some(json!({"name": PLATFORM_ADMINS})),
+        )
+        .await?["pk"]
             .as_str()
             .unwrap_or_default()
             .to_string(),
     };
-    let users = call(reqwest::Method::GET, format!("core/users/?username={DEV_OPERATOR}"), None).await?;
+    let users = call(
+        reqwest::Method::GET,
+        format!("core/users/?username={DEV_OPERATOR}"),
+        None,
+    )
+    .await?;
     let user_pk = match users["results"].as_array().and_then(|r| r.first()) {
         Some(u) => u["pk"].as_i64().unwrap_or_default(),
         None => call(
@@ -240,8 +359,18 @@ async fn ensure_platform_operator(sims: &SimulatorsInfo, state_dir: &Path) -> an
             .as_i64()
             .unwrap_or_default(),
     };
-    call(reqwest::Method::POST, format!("core/users/{user_pk}/set_password/"), Some(json!({"password": password}))).await?;
-    call(reqwest::Method::POST, format!("core/groups/{group_pk}/add_user/"), Some(json!({"pk": user_pk}))).await?;
+    call(
+        reqwest::Method::POST,
+        format!("core/users/{user_pk}/set_password/"),
+        Some(json!({"password": password})),
+    )
+    .await?;
+    call(
+        reqwest::Method::POST,
+        format!("core/groups/{group_pk}/add_user/"),
+        Some(json!({"pk": user_pk})),
+    )
+    .await?;
     Ok(password)
 }
 
@@ -256,18 +385,34 @@ async fn member_logins(client: &Client) -> Vec<serde_json::Value> {
     let mut users = Vec::new();
     for member in list {
         let ns = member.metadata.namespace.clone().unwrap_or_default();
-        let Some(secret_name) = member.status.as_ref().and_then(|s| s.credentials_secret_ref.as_ref()).map(|r| r.name.clone()) else {
+        let Some(secret_name) = member
+            .status
+            .as_ref()
+            .and_then(|s| s.credentials_secret_ref.as_ref())
+            .map(|r| r.name.clone())
+        else {
             continue;
         };
         let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-        let Ok(secret) = secrets.get(&secret_name).await else { continue };
-        let Some(password) = secret.data.as_ref().and_then(|d| d.get("password")).map(|b| String::from_utf8_lossy(&b.0).into_owned()) else {
+        let Ok(secret) = secrets.get(&secret_name).await else {
+            continue;
+        };
+        let Some(password) = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get("password"))
+            .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+        else {
             continue;
         };
         let (role, tenant) = if let Some(partner) = ns.strip_prefix("partner-") {
             ("partner", json!(partner))
         } else {
-            let role = if member.spec.role == dezky_crds::member::MemberRole::Admin { "admin" } else { "member" };
+            let role = if member.spec.role == dezky_crds::member::MemberRole::Admin {
+                "admin"
+            } else {
+                "member"
+            };
             (role, json!(ns.strip_prefix("tenant-").unwrap_or(&ns)))
         };
         users.push(json!({"username": member.spec.email, "password": password, "role": role, "tenant": tenant}));
@@ -276,24 +421,36 @@ async fn member_logins(client: &Client) -> Vec<serde_json::Value> {
 }
 
 /// Waits (showing progress) until every Dezky object reports Ready=True, or `timeout` passes.
-async fn wait_for_ready(client: &Client, timeout: std::time::Duration) -> (usize, usize) {
+async fn wait_for_ready(
+    client: &Client,
+    timeout: std::time::Duration,
+    control: &DnsControl,
+    example_domains: &[String],
+) -> (usize, usize) {
     use kube::api::{Api, DynamicObject, ListParams};
     use kube::discovery::ApiResource;
     let kinds = ["Partner", "Tenant", "MailDomain", "Member", "SsoApp"];
     let deadline = std::time::Instant::now() + timeout;
     let mut last = (0, 0);
+    let mut pass = 0u32;
     loop {
         let (mut ready, mut total) = (0, 0);
         for kind in kinds {
-            let gvk = kube::core::GroupVersionKind::gvk(dezky_crds::GROUP, dezky_crds::VERSION, kind);
+            let gvk =
+                kube::core::GroupVersionKind::gvk(dezky_crds::GROUP, dezky_crds::VERSION, kind);
             let resource = ApiResource::from_gvk(&gvk);
             let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-            let Ok(list) = api.list(&ListParams::default()).await else { continue };
+            let Ok(list) = api.list(&ListParams::default()).await else {
+                continue;
+            };
             for obj in list {
                 total += 1;
                 let is_ready = obj.data["status"]["conditions"]
                     .as_array()
-                    .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+                    .is_some_and(|c| {
+                        c.iter()
+                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                    });
                 ready += usize::from(is_ready);
             }
         }
@@ -304,22 +461,46 @@ async fn wait_for_ready(client: &Client, timeout: std::time::Duration) -> (usize
         if ready == total || std::time::Instant::now() > deadline {
             return last;
         }
+        // as the example domains' owners would: publish what their MailDomains ask for (every
+        // few seconds, so the operator has time to check what was published before)
+        pass += 1;
+        for domain in example_domains.iter().filter(|_| pass % 6 == 1) {
+            if let Err(err) = dns::publish_domain(client, control, domain).await {
+                eprintln!("      could not publish the records of {domain}: {err:#}");
+            }
+        }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 }
 
 /// `dezky dev`: devcluster, the CRDs, the simulators, the operator, the API server and the examples.
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    if let Some(DevCommand::Dns {
+        command: DnsCommand::Publish { domain, state_dir },
+    }) = &args.command
+    {
+        return run_dns_publish(domain, state_dir).await;
+    }
     let state_dir = &args.state_dir;
-    std::fs::create_dir_all(state_dir).with_context(|| format!("failed to create {}", state_dir.display()))?;
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("failed to create {}", state_dir.display()))?;
     let (cluster_port, sim_ports, api_port, metrics_port) = if args.random_ports {
         (0, SimulatorPorts::default(), free_port()?, free_port()?)
     } else {
-        (DEVCLUSTER_PORT, SIMULATOR_PORTS, API_PORT, OPERATOR_METRICS_PORT)
+        (
+            DEVCLUSTER_PORT,
+            SIMULATOR_PORTS,
+            API_PORT,
+            OPERATOR_METRICS_PORT,
+        )
     };
 
-    println!("[1/6] starting devcluster (state in {})", state_dir.display());
-    let cluster = start_devcluster(state_dir, SocketAddr::from(([127, 0, 0, 1], cluster_port))).await?;
+    println!(
+        "[1/6] starting devcluster (state in {})",
+        state_dir.display()
+    );
+    let cluster =
+        start_devcluster(state_dir, SocketAddr::from(([127, 0, 0, 1], cluster_port))).await?;
     println!("      Kubernetes API at {}", cluster.url());
 
     println!("[2/6] starting the Authentik, Stalwart and OCIS simulators and the DNS server");
@@ -334,9 +515,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let config_path = write_dev_config(state_dir, &sims.info, api_port, metrics_port)?;
     let config = Config::load(&config_path)?;
     let credentials = config.credentials(&|key| std::env::var(key).ok())?;
-    let operator = dezky_operator::runtime::start(RunOptions::new(config, credentials, client.clone()))
-        .await
-        .context("failed to start the operator")?;
+    let operator =
+        dezky_operator::runtime::start(RunOptions::new(config, credentials, client.clone()))
+            .await
+            .context("failed to start the operator")?;
     let api = ApiServer::start(ApiConfig::from_file(&config_path)?, client.clone())
         .await
         .context("failed to start the API server")?;
@@ -346,10 +528,25 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let applied = manifests::apply_path(&client, FIELD_MANAGER, &args.apply).await?;
     println!("      {} objects applied", applied.len());
 
-    println!("[6/6] waiting for the examples to converge");
-    let (ready, total) = wait_for_ready(&client, std::time::Duration::from_secs(60)).await;
+    println!(
+        "[6/6] waiting for the examples to converge (publishing their domains' DNS records as their owners would)"
+    );
+    let control = DnsControl {
+        url: sims.info.simulator_control.url.clone(),
+        token: sims.info.simulator_control.token.clone(),
+    };
+    let example_domains = example_domains(&args.apply)?;
+    let (ready, total) = wait_for_ready(
+        &client,
+        std::time::Duration::from_secs(90),
+        &control,
+        &example_domains,
+    )
+    .await;
 
-    let mut users = vec![json!({"username": DEV_OPERATOR, "password": operator_password, "role": "operator", "tenant": null})];
+    let mut users = vec![
+        json!({"username": DEV_OPERATOR, "password": operator_password, "role": "operator", "tenant": null}),
+    ];
     users.extend(member_logins(&client).await);
     let dev_json = json!({
         "kubeconfig": cluster.kubeconfig_path(),
@@ -369,14 +566,32 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     println!();
     println!("Dezky dev is up ({ready}/{total} objects Ready).");
     println!("  console and portal: {console}");
-    println!("  log in as:          {DEV_OPERATOR} (platform operator; password in {})", dev_json_path.display());
+    println!(
+        "  log in as:          {DEV_OPERATOR} (platform operator; password in {})",
+        dev_json_path.display()
+    );
     println!("  kubeconfig:         {}", kubeconfig.display());
-    println!("  try:                kubectl --kubeconfig {} get dezky -A", kubeconfig.display());
-    println!("  operator metrics:   http://{}/metrics", operator.metrics_address);
-    println!("  Authentik:          {}", sims.info.upstreams.authentik.url);
-    println!("  for scripts:        {} (users and passwords, endpoints, credentials)", dev_json_path.display());
+    println!(
+        "  try:                kubectl --kubeconfig {} get dezky -A",
+        kubeconfig.display()
+    );
+    println!(
+        "  operator metrics:   http://{}/metrics",
+        operator.metrics_address
+    );
+    println!(
+        "  Authentik:          {}",
+        sims.info.upstreams.authentik.url
+    );
+    println!(
+        "  for scripts:        {} (users and passwords, endpoints, credentials)",
+        dev_json_path.display()
+    );
     println!();
-    println!("Ctrl-C stops everything; the state in {} is kept for the next start.", state_dir.display());
+    println!(
+        "Ctrl-C stops everything; the state in {} is kept for the next start.",
+        state_dir.display()
+    );
     ctrl_c().await?;
     println!("stopping");
     api.shutdown().await;
@@ -392,7 +607,24 @@ async fn stop_operator(operator: Operator) {
     }
 }
 
+/// The `spec.domain` of every MailDomain in the applied manifests.
+fn example_domains(path: &Path) -> anyhow::Result<Vec<String>> {
+    let mut domains = Vec::new();
+    for file in manifests::manifest_files(path)? {
+        let text = std::fs::read_to_string(&file)?;
+        for obj in manifests::parse_documents(&text)? {
+            let is_domain = obj.types.as_ref().is_some_and(|t| t.kind == "MailDomain");
+            if let Some(domain) = obj.data["spec"]["domain"].as_str().filter(|_| is_domain) {
+                domains.push(domain.to_string());
+            }
+        }
+    }
+    Ok(domains)
+}
+
 /// A free loopback port (for `--random-ports` where the server needs to know its port up front).
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port())
 }

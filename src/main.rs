@@ -3,6 +3,7 @@
 
 mod crds;
 mod dev;
+mod dns;
 mod manifests;
 
 use std::path::PathBuf;
@@ -48,8 +49,12 @@ enum Command {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DEZKY_LOG").unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("DEZKY_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// `dezky operator`: configuration and credentials are checked before anything starts.
@@ -75,7 +80,10 @@ fn main() -> ExitCode {
         Command::Crds { output_dir } => crds::run(output_dir.as_deref()),
         command => {
             init_tracing();
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
             runtime.block_on(async {
                 match command {
                     Command::Dev(args) => dev::run(args).await,

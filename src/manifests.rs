@@ -32,22 +32,33 @@ pub fn parse_documents(text: &str) -> anyhow::Result<Vec<DynamicObject>> {
         if value.is_null() {
             continue;
         }
-        objects.push(serde_json::from_value(value).context("a document is not a Kubernetes object")?);
+        objects
+            .push(serde_json::from_value(value).context("a document is not a Kubernetes object")?);
     }
     Ok(objects)
 }
 
 /// Server-side applies one object; returns `kind/name` for progress output.
-pub async fn apply_object(client: &Client, manager: &str, obj: &DynamicObject) -> anyhow::Result<String> {
-    let types = obj.types.as_ref().context("an object without apiVersion/kind")?;
+pub async fn apply_object(
+    client: &Client,
+    manager: &str,
+    obj: &DynamicObject,
+) -> anyhow::Result<String> {
+    let types = obj
+        .types
+        .as_ref()
+        .context("an object without apiVersion/kind")?;
     let (group, version) = match types.api_version.split_once('/') {
         Some((g, v)) => (g.to_string(), v.to_string()),
         None => (String::new(), types.api_version.clone()),
     };
     let gvk = GroupVersionKind::gvk(&group, &version, &types.kind);
-    let (resource, caps) = pinned_kind(client, &gvk)
-        .await
-        .with_context(|| format!("the API server does not serve {}", types.api_version.clone() + "/" + &types.kind))?;
+    let (resource, caps) = pinned_kind(client, &gvk).await.with_context(|| {
+        format!(
+            "the API server does not serve {}",
+            types.api_version.clone() + "/" + &types.kind
+        )
+    })?;
     let name = obj.name_any();
     let api: Api<DynamicObject> = match caps.scope {
         Scope::Namespaced => {
@@ -56,17 +67,26 @@ pub async fn apply_object(client: &Client, manager: &str, obj: &DynamicObject) -
         }
         Scope::Cluster => Api::all_with(client.clone(), &resource),
     };
-    api.patch(&name, &PatchParams::apply(manager).force(), &Patch::Apply(obj))
-        .await
-        .with_context(|| format!("failed to apply {} {name}", types.kind))?;
+    api.patch(
+        &name,
+        &PatchParams::apply(manager).force(),
+        &Patch::Apply(obj),
+    )
+    .await
+    .with_context(|| format!("failed to apply {} {name}", types.kind))?;
     Ok(format!("{}/{name}", types.kind.to_lowercase()))
 }
 
 /// Applies every object of every manifest file under `path`, in order.
-pub async fn apply_path(client: &Client, manager: &str, path: &Path) -> anyhow::Result<Vec<String>> {
+pub async fn apply_path(
+    client: &Client,
+    manager: &str,
+    path: &Path,
+) -> anyhow::Result<Vec<String>> {
     let mut applied = Vec::new();
     for file in manifest_files(path)? {
-        let text = std::fs::read_to_string(&file).with_context(|| format!("failed to read {}", file.display()))?;
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("failed to read {}", file.display()))?;
         for obj in parse_documents(&text).with_context(|| format!("in {}", file.display()))? {
             applied.push(apply_object(client, manager, &obj).await?);
         }
@@ -80,9 +100,13 @@ pub async fn install_crds(client: &Client, manager: &str) -> anyhow::Result<()> 
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     for crd in dezky_crds::crds() {
         let name = crd.metadata.name.clone().unwrap_or_default();
-        api.patch(&name, &PatchParams::apply(manager).force(), &Patch::Apply(&crd))
-            .await
-            .with_context(|| format!("failed to install the CRD {name}"))?;
+        api.patch(
+            &name,
+            &PatchParams::apply(manager).force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .with_context(|| format!("failed to install the CRD {name}"))?;
     }
     for crd in dezky_crds::crds() {
         let name = crd.metadata.name.clone().unwrap_or_default();

@@ -1,5 +1,6 @@
-//! `dezky dev`, the README's first command, run as a newcomer runs it: it comes up, writes
-//! dev.json, serves kubectl, applies the examples, stops cleanly on Ctrl-C and keeps its state.
+//! `dezky dev`, the README's first command, run as a newcomer runs it: it comes up, converges the
+//! examples, writes dev.json with users to log in with, serves kubectl, the console and metrics,
+//! stops cleanly on Ctrl-C and keeps its state.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -21,18 +22,22 @@ fn start_dev(state: &Path) -> Child {
 /// Waits for a fresh dev.json (the last thing `dezky dev` writes before it says it is up).
 fn wait_for_dev_json(state: &Path, child: &mut Child) -> Value {
     let path = state.join("dev.json");
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let deadline = Instant::now() + Duration::from_secs(150);
     loop {
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                return v;
-            }
+        let parsed = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+        if let Some(v) = parsed {
+            return v;
         }
         if let Some(status) = child.try_wait().expect("child status") {
             let out = child.wait_with_output_ref();
             panic!("dezky dev exited early with {status}:\n{out}");
         }
-        assert!(Instant::now() < deadline, "dezky dev did not write dev.json within 90 s");
+        assert!(
+            Instant::now() < deadline,
+            "dezky dev did not write dev.json within 90 s"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -58,13 +63,19 @@ impl OutputRef for Child {
 /// Sends Ctrl-C (SIGINT) and requires a clean exit within 20 s; returns what it printed.
 fn interrupt(mut child: Child) -> String {
     let pid = child.id().to_string();
-    let sent = Command::new("kill").args(["-INT", &pid]).status().expect("kill runs");
+    let sent = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
     assert!(sent.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(status) = child.try_wait().expect("child status") {
             let printed = child.wait_with_output_ref();
-            assert!(status.success(), "dezky dev did not stop cleanly ({status}):\n{printed}");
+            assert!(
+                status.success(),
+                "dezky dev did not stop cleanly ({status}):\n{printed}"
+            );
             return printed;
         }
         if Instant::now() > deadline {
@@ -76,8 +87,17 @@ fn interrupt(mut child: Child) -> String {
 }
 
 fn kubectl(kubeconfig: &str, args: &[&str]) -> String {
-    let out = Command::new("kubectl").arg("--kubeconfig").arg(kubeconfig).args(args).output().expect("kubectl runs");
-    assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -87,33 +107,149 @@ fn dev_comes_up_applies_the_examples_stops_on_ctrl_c_and_keeps_its_state() {
     let mut child = start_dev(state.path());
     let dev = wait_for_dev_json(state.path(), &mut child);
 
-    // dev.json has the documented shape; parts not built yet are null, never made up
-    for key in ["kubeconfig", "console", "api", "metrics", "upstreams", "simulatorControl", "dns", "oidc", "users"] {
+    // dev.json has the documented shape
+    for key in [
+        "kubeconfig",
+        "console",
+        "api",
+        "metrics",
+        "upstreams",
+        "simulatorControl",
+        "dns",
+        "oidc",
+        "users",
+    ] {
         assert!(dev.get(key).is_some(), "dev.json has {key}: {dev}");
     }
     for upstream in ["authentik", "stalwart", "ocis"] {
-        let url = dev["upstreams"][upstream]["url"].as_str().expect("an upstream URL");
-        assert!(url.starts_with("http://127.0.0.1:"), "{upstream} on loopback: {url}");
+        let url = dev["upstreams"][upstream]["url"]
+            .as_str()
+            .expect("an upstream URL");
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "{upstream} on loopback: {url}"
+        );
     }
-    assert!(dev["oidc"]["console"]["issuer"].as_str().is_some_and(|i| i.contains("/application/o/")));
-    let kubeconfig = dev["kubeconfig"].as_str().expect("kubeconfig path").to_string();
+    assert!(
+        dev["oidc"]["console"]["issuer"]
+            .as_str()
+            .is_some_and(|i| i.contains("/application/o/"))
+    );
+    let kubeconfig = dev["kubeconfig"]
+        .as_str()
+        .expect("kubeconfig path")
+        .to_string();
 
-    let uid = kubectl(&kubeconfig, &["get", "tenant", "acme", "-o", "jsonpath={.metadata.uid}"]);
+    // users to log in with: the platform operator and every example member, each with a password
+    let users = dev["users"].as_array().expect("users");
+    let roles: Vec<&str> = users
+        .iter()
+        .map(|u| u["role"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        roles.iter().filter(|r| **r == "operator").count(),
+        1,
+        "{roles:?}"
+    );
+    assert!(
+        roles.contains(&"admin") && roles.contains(&"member") && roles.contains(&"partner"),
+        "{roles:?}"
+    );
+    assert!(
+        users.len() >= 13,
+        "the operator and a dozen members: {}",
+        users.len()
+    );
+    assert!(
+        users
+            .iter()
+            .all(|u| u["password"].as_str().is_some_and(|p| p.len() >= 8)),
+        "every user has a password"
+    );
+
+    // the console, the API and the operator's metrics answer
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let get = |url: String| {
+        runtime.block_on(async move {
+            reqwest::get(&url)
+                .await
+                .expect("reachable")
+                .text()
+                .await
+                .expect("a body")
+        })
+    };
+    let console = dev["console"].as_str().expect("console URL").to_string();
+    assert_eq!(get(format!("{console}/healthz")).trim(), "ok");
+    let metrics = get(dev["metrics"]["operator"]
+        .as_str()
+        .expect("operator metrics URL")
+        .to_string());
+    assert!(
+        metrics.contains("dezky_reconciles_total"),
+        "the operator exports its metrics"
+    );
+
+    // the examples converged: the operator provisioned them against the simulators
+    let ready = kubectl(
+        &kubeconfig,
+        &[
+            "get",
+            "tenant",
+            "acme",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+        ],
+    );
+    assert_eq!(ready, "True", "the example tenant is Ready");
+    let domain = kubectl(
+        &kubeconfig,
+        &[
+            "get",
+            "maildomain",
+            "-n",
+            "tenant-acme",
+            "acme-test",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+        ],
+    );
+    assert_eq!(
+        domain, "True",
+        "dezky dev published the example domain's records, so it verified"
+    );
+    let uid = kubectl(
+        &kubeconfig,
+        &["get", "tenant", "acme", "-o", "jsonpath={.metadata.uid}"],
+    );
     assert!(!uid.is_empty());
-    let members = kubectl(&kubeconfig, &["get", "members", "-A", "-o", "name"]);
-    assert!(members.lines().count() >= 12, "{members}");
 
     let printed = interrupt(child);
     assert!(printed.contains("Dezky dev is up"), "{printed}");
-    assert!(printed.contains("kubectl --kubeconfig"), "it shows a kubectl command to try: {printed}");
-    assert!(printed.contains("Not in this build yet"), "it says plainly what is missing: {printed}");
+    assert!(
+        printed.contains("kubectl --kubeconfig"),
+        "it shows a kubectl command to try: {printed}"
+    );
+    assert!(
+        printed.contains("console and portal: http://127.0.0.1:"),
+        "it shows the console URL: {printed}"
+    );
 
     // a restart keeps the state: same object, same UID
     std::fs::remove_file(state.path().join("dev.json")).expect("remove dev.json");
     let mut child = start_dev(state.path());
     let dev = wait_for_dev_json(state.path(), &mut child);
-    let kubeconfig = dev["kubeconfig"].as_str().expect("kubeconfig path").to_string();
-    let uid_after = kubectl(&kubeconfig, &["get", "tenant", "acme", "-o", "jsonpath={.metadata.uid}"]);
-    assert_eq!(uid_after, uid, "the restarted platform holds the same tenant");
+    let kubeconfig = dev["kubeconfig"]
+        .as_str()
+        .expect("kubeconfig path")
+        .to_string();
+    let uid_after = kubectl(
+        &kubeconfig,
+        &["get", "tenant", "acme", "-o", "jsonpath={.metadata.uid}"],
+    );
+    assert_eq!(
+        uid_after, uid,
+        "the restarted platform holds the same tenant"
+    );
     interrupt(child);
 }

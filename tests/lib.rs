@@ -30,7 +30,11 @@ impl TestCluster {
         let cluster = runtime
             .block_on(Devcluster::start(DevclusterOptions::new(state.path())))
             .expect("devcluster starts");
-        TestCluster { runtime, cluster: Some(cluster), state }
+        TestCluster {
+            runtime,
+            cluster: Some(cluster),
+            state,
+        }
     }
 
     /// The kubeconfig `kubectl` and kube-rs use.

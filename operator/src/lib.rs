@@ -3,7 +3,7 @@
 pub mod backoff;
 pub mod breaker;
 pub mod conditions;
-pub mod controllers;
 pub mod config;
+pub mod controllers;
 pub mod runtime;
 pub mod upstream;

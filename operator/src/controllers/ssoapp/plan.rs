@@ -40,7 +40,9 @@ pub fn discovery_url(issuer: &str) -> String {
     format!("{issuer}.well-known/openid-configuration")
 }
 
-/// The scope names of the spec, as Authentik's managed scope mappings name them.
+/// The scope names of the spec, as Authentik's managed scope mappings name them. Authentik ships
+/// no `groups` mapping: its managed `profile` mapping emits the `groups` claim, so `groups` asks
+/// for that one (authentik.md, "The `profile` scope mapping adds `groups`").
 pub fn scope_names(scopes: &[Scope]) -> Vec<String> {
     let mut names: Vec<String> = scopes
         .iter()
@@ -49,7 +51,7 @@ pub fn scope_names(scopes: &[Scope]) -> Vec<String> {
                 Scope::Openid => "openid",
                 Scope::Email => "email",
                 Scope::Profile => "profile",
-                Scope::Groups => "groups",
+                Scope::Groups => "profile",
                 Scope::OfflineAccess => "offline_access",
             }
             .to_string()

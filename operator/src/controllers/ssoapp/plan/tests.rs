@@ -136,4 +136,9 @@ fn slugs_are_deterministic_and_bounded() {
         scope_names(&[Scope::Profile, Scope::Openid, Scope::Openid]),
         ["openid", "profile"]
     );
+    // the groups claim comes from Authentik's managed profile mapping
+    assert_eq!(
+        scope_names(&[Scope::Openid, Scope::Groups]),
+        ["openid", "profile"]
+    );
 }
