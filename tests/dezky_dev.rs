@@ -180,7 +180,12 @@ fn dev_comes_up_applies_the_examples_stops_on_ctrl_c_and_keeps_its_state() {
         })
     };
     let console = dev["console"].as_str().expect("console URL").to_string();
-    assert_eq!(get(format!("{console}/healthz")).trim(), "ok");
+    let health: Value =
+        serde_json::from_str(&get(format!("{console}/healthz"))).expect("JSON health");
+    assert_eq!(
+        health["status"], "ok",
+        "the API server is healthy: {health}"
+    );
     let metrics = get(dev["metrics"]["operator"]
         .as_str()
         .expect("operator metrics URL")
