@@ -136,7 +136,10 @@ pub struct SimulatorsArgs {
     pub state_dir: PathBuf,
 }
 
-async fn start_devcluster(state_dir: &Path, listen: SocketAddr) -> anyhow::Result<Devcluster> {
+pub(crate) async fn start_devcluster(
+    state_dir: &Path,
+    listen: SocketAddr,
+) -> anyhow::Result<Devcluster> {
     let mut opts = DevclusterOptions::new(state_dir);
     opts.listen = listen;
     Devcluster::start(opts)
@@ -144,7 +147,10 @@ async fn start_devcluster(state_dir: &Path, listen: SocketAddr) -> anyhow::Resul
         .context("failed to start devcluster")
 }
 
-async fn start_simulators(state_dir: &Path, ports: SimulatorPorts) -> anyhow::Result<Simulators> {
+pub(crate) async fn start_simulators(
+    state_dir: &Path,
+    ports: SimulatorPorts,
+) -> anyhow::Result<Simulators> {
     let opts = SimulatorOptions {
         state_dir: Some(state_dir.to_path_buf()),
         ports,
@@ -203,7 +209,7 @@ pub async fn run_simulators(args: SimulatorsArgs) -> anyhow::Result<()> {
 
 /// The configuration file and credential files `dezky dev` writes for the operator and the API
 /// server: the same shape the Helm chart renders, pointed at the simulators.
-fn write_dev_config(
+pub(crate) fn write_dev_config(
     state_dir: &Path,
     sims: &SimulatorsInfo,
     api_port: u16,
@@ -601,7 +607,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn stop_operator(operator: Operator) {
+pub(crate) async fn stop_operator(operator: Operator) {
     if let Err(err) = operator.stop().await {
         eprintln!("the operator stopped with an error: {err}");
     }
@@ -623,7 +629,7 @@ fn example_domains(path: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 /// A free loopback port (for `--random-ports` where the server needs to know its port up front).
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
         .local_addr()?
         .port())

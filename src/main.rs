@@ -1,6 +1,7 @@
 //! The one Dezky binary: `dezky dev`, `dezky operator`, `dezky api`, `dezky crds`, and the
 //! single parts of the dev platform, `dezky devcluster` and `dezky simulators`.
 
+mod bench;
 mod crds;
 mod dev;
 mod dns;
@@ -40,6 +41,8 @@ enum Command {
         #[arg(long, env = "DEZKY_CONFIG", default_value = "/etc/dezky/config.yaml")]
         config: PathBuf,
     },
+    /// Benchmark the operator: N tenants x M members against the simulators with a set latency.
+    Bench(bench::BenchArgs),
     /// Run the API server and web UI, against the cluster of the in-cluster service account or of KUBECONFIG.
     Api {
         /// The configuration file (its `api:` section).
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
                     Command::Simulators(args) => dev::run_simulators(args).await,
                     Command::Operator { config } => run_operator(&config).await,
                     Command::Api { config } => run_api(&config).await,
+                    Command::Bench(args) => bench::run(args).await,
                     Command::Crds { .. } => unreachable!("handled above"),
                 }
             })
