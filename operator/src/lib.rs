@@ -5,5 +5,6 @@ pub mod breaker;
 pub mod conditions;
 pub mod config;
 pub mod controllers;
+pub mod quantity;
 pub mod runtime;
 pub mod upstream;

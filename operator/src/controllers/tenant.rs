@@ -35,7 +35,6 @@ use crate::upstream::ocis::{FilesClient, SpaceRole};
 
 mod deletion;
 pub mod plan;
-pub mod quantity;
 
 pub use plan::*;
 

@@ -41,65 +41,11 @@ pub fn member_of_namespace<'a>(
         .filter(|name| !name.is_empty())
 }
 
-/// Parses a Kubernetes quantity (`5Gi`, `500M`, `1e9`, `1.5Gi`) into bytes.
-pub fn quantity_bytes(quantity: &str) -> Option<u64> {
-    let q = quantity.trim();
-    let split = q
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+'))
-        .unwrap_or(q.len());
-    let (number, suffix) = q.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let factor: f64 = match suffix {
-        "" => 1.0,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "m" => 1e-3,
-        s if s.starts_with(['e', 'E']) => 10f64.powi(s[1..].parse().ok()?),
-        _ => return None,
-    };
-    let bytes = (number * factor).ceil();
-    (bytes.is_finite() && bytes >= 0.0).then_some(bytes as u64)
-}
+/// A Kubernetes quantity (`5Gi`, `500M`, `1e9`) in bytes: the operator's one quantity parser.
+pub use crate::quantity::parse_bytes as quantity_bytes;
 
-/// Parses a Go duration (`168h`, `1h30m`, `90s`, `1.5h`) as the Tenant's retention uses it.
-pub fn go_duration(text: &str) -> Option<std::time::Duration> {
-    let mut total = 0f64;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let (number, tail) = rest.split_at(split);
-        let number: f64 = number.parse().ok()?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let seconds = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += number * seconds;
-        rest = tail;
-    }
-    Some(std::time::Duration::from_secs_f64(total))
-}
+/// A Go duration (`168h`, `1h30m`) as the Tenant's retention uses it: the configuration's parser.
+pub use crate::config::go_duration::parse as go_duration;
 
 /// The seat rank of a Member among the live Members of its tenant: oldest first (creation time,
 /// then name). Returns whether `name` is within `seats`.

@@ -7,8 +7,8 @@ use kube::ResourceExt;
 use serde_json::{Map, json};
 
 use super::super::partner::{Step as NsStep, plan_group, plan_namespace};
-use super::quantity;
 use crate::conditions::{self, Verdict};
+use crate::quantity;
 use crate::runtime::namespace::NamespaceObs;
 use crate::runtime::{Context, ReconcileError};
 use crate::upstream::authentik::{GroupObs, GroupSpec, Observed};
