@@ -58,7 +58,7 @@ async fn a_tenant_admin_creates_a_member_sees_the_password_once_watches_it_turn_
         .expect("click");
     let error = b
         .wait()
-        .at_most(Duration::from_secs(10))
+        .at_most(Duration::from_secs(30))
         .for_element(Locator::Id("email-error"))
         .await
         .expect("the e-mail field's error");
@@ -80,7 +80,7 @@ async fn a_tenant_admin_creates_a_member_sees_the_password_once_watches_it_turn_
         .await
         .expect("click");
     b.wait()
-        .at_most(Duration::from_secs(10))
+        .at_most(Duration::from_secs(30))
         .for_element(Locator::Id("otp"))
         .await
         .expect("the one-time password panel");
@@ -186,15 +186,10 @@ async fn a_tenant_admin_creates_a_member_sees_the_password_once_watches_it_turn_
     assert!(page.contains("already shown"));
 
     // suspending asks first, names the consequence, then suspends
-    b.find(Locator::Css("tr[data-member=jane] a[data-action=suspend]"))
-        .await
-        .expect("suspend link")
-        .click()
-        .await
-        .expect("click");
+    click_in_live_row(b, "tr[data-member=jane] a[data-action=suspend]").await;
     let confirm = b
         .wait()
-        .at_most(Duration::from_secs(10))
+        .at_most(Duration::from_secs(30))
         .for_element(Locator::Id("confirm"))
         .await
         .expect("a confirmation");
@@ -206,22 +201,17 @@ async fn a_tenant_admin_creates_a_member_sees_the_password_once_watches_it_turn_
     env.screenshot("portal-confirm-suspend").await;
     confirm.click().await.expect("confirm");
     b.wait()
-        .at_most(Duration::from_secs(10))
+        .at_most(Duration::from_secs(30))
         .for_element(Locator::Css("tr[data-member=jane][data-suspended=true]"))
         .await
         .expect("jane shown suspended");
     assert!(members.get("jane").await.expect("jane").spec.suspended);
 
     // and resuming, also behind a confirmation, restores access
-    b.find(Locator::Css("tr[data-member=jane] a[data-action=resume]"))
-        .await
-        .expect("resume link")
-        .click()
-        .await
-        .expect("click");
+    click_in_live_row(b, "tr[data-member=jane] a[data-action=resume]").await;
     let confirm = b
         .wait()
-        .at_most(Duration::from_secs(10))
+        .at_most(Duration::from_secs(30))
         .for_element(Locator::Id("confirm"))
         .await
         .expect("a confirmation");
@@ -231,7 +221,7 @@ async fn a_tenant_admin_creates_a_member_sees_the_password_once_watches_it_turn_
     );
     confirm.click().await.expect("confirm");
     b.wait()
-        .at_most(Duration::from_secs(10))
+        .at_most(Duration::from_secs(30))
         .for_element(Locator::Css("tr[data-member=jane][data-suspended=false]"))
         .await
         .expect("jane shown active again");
@@ -313,7 +303,7 @@ async fn an_operator_sees_the_platform_overview_and_tenants() {
     let b = &env.browser;
     let kpis = b
         .wait()
-        .at_most(Duration::from_secs(10))
+        .at_most(Duration::from_secs(30))
         .for_element(Locator::Id("kpis"))
         .await
         .expect("the overview's KPIs");
@@ -415,9 +405,25 @@ async fn an_operator_sees_the_platform_overview_and_tenants() {
         .await
         .expect("console");
     b.wait()
-        .at_most(Duration::from_secs(10))
+        .at_most(Duration::from_secs(30))
         .for_element(Locator::Css("input[name=username]"))
         .await
         .expect("signed out: the login form again");
     env.shutdown().await;
+}
+
+/// Clicks a link in a table row that live status updates may re-render between finding and
+/// clicking it (a stale element): finds it anew and tries again, for at most two seconds.
+async fn click_in_live_row(b: &fantoccini::Client, css: &str) {
+    for _ in 0..10 {
+        let link = b
+            .find(Locator::Css(css))
+            .await
+            .expect("the link is on the page");
+        if link.click().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("could not click {css}: the row kept changing");
 }

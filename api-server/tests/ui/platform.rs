@@ -236,7 +236,7 @@ impl Env {
             .expect("click sign in");
         let user = b
             .wait()
-            .at_most(Duration::from_secs(10))
+            .at_most(Duration::from_secs(30))
             .for_element(Locator::Css("input[name=username]"))
             .await
             .expect("the identity provider's login form");
@@ -254,7 +254,7 @@ impl Env {
             .await
             .expect("log in");
         b.wait()
-            .at_most(Duration::from_secs(10))
+            .at_most(Duration::from_secs(30))
             .for_element(Locator::Css("header.topbar .user"))
             .await
             .expect("signed in: the top bar names the user");
