@@ -1,7 +1,9 @@
 //! `dezky bench`: the operator benchmark. Starts devcluster, the simulators (with latency injected
 //! through their control API) and the operator in this process, creates N tenants with a verified
 //! MailDomain and M members each, and prints cold-converge time beside its lower bound, upstream
-//! reads and writes per object, the requests of a no-op resync and memory per cached object.
+//! reads and writes per object, the requests of a no-op resync (one resync interval of a running
+//! operator over the converged objects, with the Kubernetes writes in it), those of a restart, and
+//! memory per cached object.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -15,6 +17,7 @@ use kube::api::{Api, DynamicObject, ListParams};
 use kube::discovery::ApiResource;
 use serde_json::json;
 
+use dezky_devcluster::Devcluster;
 use dezky_operator::config::Config;
 use dezky_operator::runtime::{Operator, RunOptions};
 use dezky_simulators::control::RecordedRequest;
@@ -26,7 +29,7 @@ use crate::manifests;
 
 mod report;
 
-use report::{Figures, print_report};
+use report::{Figures, ResyncWindow, print_report};
 
 /// The field manager of everything `dezky bench` applies.
 const FIELD_MANAGER: &str = "dezky-bench";
@@ -34,6 +37,8 @@ const FIELD_MANAGER: &str = "dezky-bench";
 const UPSTREAMS: [&str; 3] = ["authentik", "stalwart", "ocis"];
 /// The kinds the benchmark creates, whose Ready condition ends the cold converge.
 const KINDS: [&str; 3] = ["Tenant", "MailDomain", "Member"];
+/// Every controller, as the operator's metrics name them.
+const CONTROLLERS: [&str; 5] = ["partner", "tenant", "maildomain", "member", "ssoapp"];
 
 /// Flags of `dezky bench`.
 #[derive(Args, Debug)]
@@ -50,6 +55,10 @@ pub struct BenchArgs {
     /// The operator's rate limit per upstream, in requests per second.
     #[arg(long, default_value_t = 100.0)]
     pub rps: f64,
+    /// The operator's resync interval for the no-op resync measurement, in seconds (the window
+    /// measured is one interval plus its jitter).
+    #[arg(long, default_value_t = 5)]
+    pub resync_secs: u64,
     /// A fresh (missing or empty) folder for devcluster's state; default a new temporary folder,
     /// removed afterwards.
     #[arg(long)]
@@ -280,7 +289,7 @@ async fn converge(
 }
 
 /// Loads the dev configuration with the benchmark's rate limit and a free metrics port.
-fn bench_config(path: &Path, rps: f64) -> anyhow::Result<Config> {
+pub(crate) fn bench_config(path: &Path, rps: f64) -> anyhow::Result<Config> {
     let mut config = Config::load(path)?;
     for upstream in [
         &mut config.upstreams.authentik,
@@ -293,8 +302,17 @@ fn bench_config(path: &Path, rps: f64) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-async fn start_operator(config_path: &Path, rps: f64, client: &Client) -> anyhow::Result<Operator> {
-    let config = bench_config(config_path, rps)?;
+/// Starts the operator; `resync` replaces the configured resync interval.
+async fn start_operator(
+    config_path: &Path,
+    rps: f64,
+    client: &Client,
+    resync: Option<Duration>,
+) -> anyhow::Result<Operator> {
+    let mut config = bench_config(config_path, rps)?;
+    if let Some(resync) = resync {
+        config.operator.resync_interval = resync;
+    }
     let credentials = config.credentials(&|key| std::env::var(key).ok())?;
     dezky_operator::runtime::start(RunOptions::new(config, credentials, client.clone()))
         .await
@@ -323,8 +341,8 @@ async fn wait_quiet(control: &ControlApi, min: Duration, quiet: Duration) -> any
 
 /// `dezky bench`.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    if args.tenants == 0 || !args.rps.is_finite() || args.rps <= 0.0 {
-        bail!("--tenants must be at least 1 and --rps a positive number");
+    if args.tenants == 0 || !args.rps.is_finite() || args.rps <= 0.0 || args.resync_secs == 0 {
+        bail!("--tenants and --resync-secs must be at least 1 and --rps a positive number");
     }
     let (state_dir, remove_after) = match &args.state_dir {
         Some(dir) => (dir.clone(), false),
@@ -356,7 +374,7 @@ async fn bench(args: &BenchArgs, state_dir: &Path) -> anyhow::Result<()> {
     );
     let cluster = dev::start_devcluster(state_dir, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let sims = dev::start_simulators(state_dir, SimulatorPorts::default()).await?;
-    let result = measure(args, state_dir, &cluster.kubeconfig_path(), &sims, objects).await;
+    let result = measure(args, state_dir, &cluster, &sims, objects).await;
     sims.shutdown().await;
     cluster.shutdown().await;
     let figures = result?;
@@ -365,13 +383,87 @@ async fn bench(args: &BenchArgs, state_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Reconciles the operator has finished so far, every controller and outcome together.
+fn reconciles(operator: &Operator) -> u64 {
+    CONTROLLERS
+        .iter()
+        .map(|c| {
+            operator.metrics.reconciles(c, "success") + operator.metrics.reconciles(c, "error")
+        })
+        .sum()
+}
+
+/// Waits until a fresh operator has reconciled every object once and the upstreams saw no
+/// request for half a second.
+async fn first_pass_done(
+    operator: &Operator,
+    control: &ControlApi,
+    objects: usize,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = control.total_requests().await?;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = control.total_requests().await?;
+        if reconciles(operator) >= objects as u64 && now == last {
+            return Ok(());
+        }
+        last = now;
+        if Instant::now() > deadline {
+            bail!("the operator's first pass did not end within 120 s");
+        }
+    }
+}
+
+/// One resync interval of a running, settled operator over converged objects: waits the interval
+/// plus its jitter, and longer until every object was reconciled at least once more (at most
+/// three intervals); counts upstream requests, Kubernetes writes and reconciles in that window.
+async fn resync_window(
+    operator: &Operator,
+    cluster: &Devcluster,
+    sims: &Simulators,
+    objects: usize,
+    interval: Duration,
+) -> anyhow::Result<ResyncWindow> {
+    let recorded_before = sims.control.recorded().len();
+    let writes_before = cluster.stats().writes;
+    let reconciles_before = reconciles(operator);
+    let started = Instant::now();
+    // the operator's default tuning spreads each resync by up to 10 % of the interval
+    let minimum = interval.mul_f64(1.1) + Duration::from_millis(500);
+    let limit = interval * 3 + Duration::from_secs(10);
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let done = reconciles(operator) - reconciles_before;
+        if started.elapsed() >= minimum && done >= objects as u64 {
+            break;
+        }
+        if started.elapsed() > limit {
+            bail!(
+                "only {done} reconciles of {objects} objects in {} s with a {} s resync interval",
+                limit.as_secs(),
+                interval.as_secs()
+            );
+        }
+    }
+    let (requests, _) = classify(sims, recorded_before);
+    Ok(ResyncWindow {
+        secs: started.elapsed().as_secs_f64(),
+        requests,
+        kube_writes: cluster.stats().writes - writes_before,
+        reconciles: reconciles(operator) - reconciles_before,
+    })
+}
+
 async fn measure(
     args: &BenchArgs,
     state_dir: &Path,
-    kubeconfig: &Path,
+    cluster: &Devcluster,
     sims: &Simulators,
     objects: usize,
 ) -> anyhow::Result<Figures> {
+    let kubeconfig = cluster.kubeconfig_path();
+    let kubeconfig = kubeconfig.as_path();
     let control = ControlApi {
         url: sims
             .info
@@ -394,7 +486,7 @@ async fn measure(
         dev::write_dev_config(state_dir, &sims.info, dev::free_port()?, dev::free_port()?)?;
 
     // the operator starts over an empty cluster, so its fixed cost is not counted per object
-    let operator = start_operator(&config_path, args.rps, &client).await?;
+    let operator = start_operator(&config_path, args.rps, &client, None).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // cold converge: the objects are created, nothing of them exists upstream
@@ -423,25 +515,45 @@ async fn measure(
         dev::stop_operator(operator).await;
         return Err(err);
     }
-    eprintln!("converged in {cold_secs:.1} s; restarting the operator for a no-op resync");
+    eprintln!("converged in {cold_secs:.1} s; restarting the operator");
 
-    // no-op resync: a restarted operator visits every object once, finding nothing to do
+    // restart: a new operator visits every object once, finding nothing to do
     dev::stop_operator(operator).await;
     control.reset_requests().await?;
     let recorded_before = sims.control.recorded().len();
-    let operator = start_operator(&config_path, args.rps, &client).await?;
+    let writes_before = cluster.stats().writes;
+    let operator = start_operator(&config_path, args.rps, &client, None).await?;
     let settled = wait_quiet(&control, Duration::from_secs(3), Duration::from_secs(2)).await;
-    let resync_counted = control.total_requests().await?;
-    let (resync, _) = classify(sims, recorded_before);
-    sims.control.record_bodies(false);
+    let restart_counted = control.total_requests().await?;
+    let (restart, _) = classify(sims, recorded_before);
+    let restart_kube_writes = cluster.stats().writes - writes_before;
     dev::stop_operator(operator).await;
     settled?;
+
+    // no-op resync: an operator with a short resync interval, once its first pass is done, is
+    // watched for one interval
+    let interval = Duration::from_secs(args.resync_secs);
+    eprintln!(
+        "measuring one {} s resync interval of a running operator",
+        interval.as_secs()
+    );
+    let operator = start_operator(&config_path, args.rps, &client, Some(interval)).await?;
+    let window = async {
+        first_pass_done(&operator, &control, objects).await?;
+        resync_window(&operator, cluster, sims, objects, interval).await
+    }
+    .await;
+    sims.control.record_bodies(false);
+    dev::stop_operator(operator).await;
 
     Ok(Figures {
         cold_secs,
         cold,
-        resync,
-        resync_counted,
+        resync: window?,
+        resync_interval: interval,
+        restart,
+        restart_counted,
+        restart_kube_writes,
         rss_delta: rss_after as i64 - rss_before as i64,
         body_bytes,
     })

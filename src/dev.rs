@@ -7,17 +7,22 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use kube::Client;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::json;
 
 use dezky_api::{ApiConfig, ApiServer};
 use dezky_devcluster::{Devcluster, DevclusterOptions};
 use dezky_operator::config::Config;
 use dezky_operator::runtime::{Operator, RunOptions};
+use dezky_operator::upstream::authentik::{AuthentikClient, UnmanagedAccount};
+use dezky_operator::upstream::http::{Secret, UpstreamLimits, UpstreamMetrics};
 use dezky_simulators::runner::{SimulatorOptions, SimulatorPorts, Simulators, SimulatorsInfo};
 
 use crate::dns::{self, DnsControl};
 use crate::manifests;
+
+mod upstreams;
+
+use upstreams::UpstreamsFile;
 
 /// The field manager of everything `dezky dev` applies.
 const FIELD_MANAGER: &str = "dezky-dev";
@@ -55,6 +60,20 @@ pub struct DevArgs {
     /// Manifests applied once the platform is up (a file or a folder; not recursive).
     #[arg(long, default_value = "examples")]
     pub apply: PathBuf,
+    /// Real Authentik, Stalwart and OCIS instead of the simulators: a YAML file shaped like
+    /// dev.json's `upstreams` (url and token or username/password each), with an optional `oidc`
+    /// section naming the console and portal applications to log in with.
+    #[arg(long, value_name = "FILE")]
+    pub upstreams: Option<PathBuf>,
+    /// Billing on, against this Stripe-compatible server (e.g. a localstripe started with
+    /// `scripts/localstripe start DIR`); its Plans for the dev catalogue are created when missing.
+    /// Without it billing is off.
+    #[arg(long, value_name = "URL")]
+    pub stripe_url: Option<String>,
+    /// The Stripe secret key for `--stripe-url` (else `DEZKY_STRIPE_API_KEY`; a dummy `sk_test_`
+    /// key is used only when the URL is on this machine).
+    #[arg(long, value_name = "KEY", requires = "stripe_url")]
+    pub stripe_key: Option<String>,
 }
 
 /// Tools for a running `dezky dev`.
@@ -161,13 +180,9 @@ pub(crate) async fn start_simulators(
         .context("failed to start the simulators")
 }
 
-/// A kube client from a kubeconfig file, exactly as the operator builds one.
+/// A client of the cluster a kubeconfig names.
 pub async fn client_from_kubeconfig(path: &Path) -> anyhow::Result<Client> {
-    let kubeconfig = Kubeconfig::read_from(path)
-        .with_context(|| format!("failed to read {}", path.display()))?;
-    let config =
-        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
-    Ok(Client::try_from(config)?)
+    Ok(dezky_crds::cluster::client_from_kubeconfig(path).await?)
 }
 
 async fn ctrl_c() -> anyhow::Result<()> {
@@ -269,6 +284,114 @@ pub(crate) fn write_dev_config(
     Ok(path)
 }
 
+/// `--stripe-url`: billing on in the dev configuration (`upstreams.stripe`, a price per plan from
+/// the dev catalogue), the key and a webhook secret in the credentials, and the catalogue's Plans
+/// on the server (created when missing).
+async fn enable_dev_billing(
+    config_path: &Path,
+    state_dir: &Path,
+    url: &str,
+    key: Option<&str>,
+) -> anyhow::Result<()> {
+    use dezky_operator::upstream::http::{Auth, UpstreamHttp};
+    use dezky_operator::upstream::stripe::{StripeClient, dev_catalogue};
+    let parsed =
+        url::Url::parse(url).with_context(|| format!("--stripe-url {url:?} is not a URL"))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    let env_key = std::env::var("DEZKY_STRIPE_API_KEY")
+        .ok()
+        .filter(|k| !k.is_empty());
+    let key = match key.map(str::to_owned).or(env_key) {
+        Some(key) => key,
+        None if loopback => "sk_test_dezky_dev".to_owned(),
+        None => anyhow::bail!(
+            "--stripe-url {url} is not on this machine: pass --stripe-key or set DEZKY_STRIPE_API_KEY"
+        ),
+    };
+    let secrets = state_dir.join("secrets");
+    write_private(&secrets.join("stripe-api-key"), &key)?;
+    let webhook_secret = secrets.join("stripe-webhook-secret");
+    if !webhook_secret.exists() {
+        let secret = format!("whsec_{}", dezky_simulators::authentik::random_key(32));
+        write_private(&webhook_secret, &secret)?;
+    }
+    let mut config: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(config_path)?)?;
+    config["upstreams"]["stripe"] = serde_yaml::to_value(json!({
+        "enabled": true,
+        "url": url,
+        "rateLimit": {"requestsPerSecond": 20, "maxInFlight": 4},
+    }))?;
+    let catalogue = dev_catalogue();
+    for (plan, price) in &catalogue {
+        config["plans"][*plan]["stripePriceId"] = price.id.clone().into();
+    }
+    let text = format!(
+        "# Written by `dezky dev`: the chart's configuration shape, billing against {url}.\n{}",
+        serde_yaml::to_string(&config)?
+    );
+    std::fs::write(config_path, text)
+        .with_context(|| format!("failed to write {}", config_path.display()))?;
+    let http = UpstreamHttp::new(
+        "stripe",
+        parsed,
+        Auth::Bearer(Secret::new(key)),
+        UpstreamLimits::default(),
+        UpstreamMetrics::default(),
+    )?;
+    let prices: Vec<_> = catalogue.into_iter().map(|(_, price)| price).collect();
+    let created = StripeClient::new(http)
+        .ensure_catalogue(&prices)
+        .await
+        .with_context(|| format!("failed to prepare the plan catalogue on {url}"))?;
+    println!(
+        "      billing on against {url} ({} plans created, {} already there)",
+        created.len(),
+        prices.len() - created.len()
+    );
+    Ok(())
+}
+
+/// `--stripe-url` on localstripe: points its webhook at the API server's `/webhooks/stripe`, signed
+/// with the dev credential `stripe-webhook-secret` (`POST /_config/webhooks/{id}`, see
+/// scripts/localstripe). On the real Stripe, webhook endpoints are set up in its dashboard instead.
+async fn register_dev_webhook(state_dir: &Path, stripe_url: &str, api: &str) -> anyhow::Result<()> {
+    if dezky_api::billing::Dialect::for_base_url(stripe_url)
+        != dezky_api::billing::Dialect::Localstripe
+    {
+        println!(
+            "      register {api}/webhooks/stripe as a webhook endpoint in the Stripe dashboard"
+        );
+        return Ok(());
+    }
+    let path = state_dir.join("secrets").join("stripe-webhook-secret");
+    let secret = std::fs::read_to_string(&path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    let endpoint = format!("{api}/webhooks/stripe");
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/_config/webhooks/dezky",
+            stripe_url.trim_end_matches('/')
+        ))
+        .form(&[("url", endpoint.as_str()), ("secret", secret.trim())])
+        .send()
+        .await
+        .with_context(|| format!("failed to reach {stripe_url} to register the webhook"))?;
+    if !response.status().is_success() {
+        anyhow::bail!(
+            "{stripe_url} refused the webhook registration: {}",
+            response.status()
+        );
+    }
+    println!("      localstripe delivers its webhooks to {endpoint}");
+    Ok(())
+}
+
 /// Writes a file only its owner can read (credentials, passwords).
 fn write_private(path: &Path, value: &str) -> anyhow::Result<()> {
     use std::io::Write;
@@ -302,81 +425,27 @@ async fn ensure_platform_operator(
             p
         }
     };
-    let base = sims
-        .upstreams
-        .authentik
-        .url
-        .trim_end_matches('/')
-        .to_string();
-    let http = reqwest::Client::new();
-    let token = &sims.upstreams.authentik.token;
-    let call = |method: reqwest::Method, path: String, body: Option<serde_json::Value>| {
-        let mut req = http
-            .request(method, format!("{base}/api/v3/{path}"))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        async move {
-            let resp = req
-                .send()
-                .await
-                .context("failed to reach the Authentik simulator")?;
-            let status = resp.status();
-            let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
-            if !status.is_success() {
-                anyhow::bail!("Authentik simulator answered {status} to {path}");
-            }
-            Ok::<_, anyhow::Error>(body)
-        }
-    };
-    let groups = call(
-        reqwest::Method::GET,
-        format!("core/groups/?name={PLATFORM_ADMINS}&include_users=false"),
-        None,
+    let url = url::Url::parse(&sims.upstreams.authentik.url)
+        .context("the Authentik simulator's URL is invalid")?;
+    let authentik = AuthentikClient::new(
+        &url,
+        Secret::new(sims.upstreams.authentik.token.clone()),
+        UpstreamLimits::default(),
+        UpstreamMetrics::default(),
     )
-    .await?;
-    let group_pk = match groups["results"].as_array().and_then(|r| r.first()) {
-        Some(g) => g["pk"].as_str().unwrap_or_default().to_string(),
-        None => call(
-            reqwest::Method::POST,
-            "core/groups/".into(),
-            Some(json!({"name": PLATFORM_ADMINS})),
+    .context("failed to build the Authentik client")?;
+    authentik
+        .ensure_unmanaged_account(
+            &UnmanagedAccount {
+                username: DEV_OPERATOR,
+                name: "Dev Operator",
+                path: "dezky/operators",
+                group: PLATFORM_ADMINS,
+            },
+            &Secret::new(password.clone()),
         )
-        .await?["pk"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    };
-    let users = call(
-        reqwest::Method::GET,
-        format!("core/users/?username={DEV_OPERATOR}"),
-        None,
-    )
-    .await?;
-    let user_pk = match users["results"].as_array().and_then(|r| r.first()) {
-        Some(u) => u["pk"].as_i64().unwrap_or_default(),
-        None => call(
-            reqwest::Method::POST,
-            "core/users/".into(),
-            Some(json!({"username": DEV_OPERATOR, "name": "Dev Operator", "email": DEV_OPERATOR, "path": "dezky/operators", "is_active": true})),
-        )
-        .await?["pk"]
-            .as_i64()
-            .unwrap_or_default(),
-    };
-    call(
-        reqwest::Method::POST,
-        format!("core/users/{user_pk}/set_password/"),
-        Some(json!({"password": password})),
-    )
-    .await?;
-    call(
-        reqwest::Method::POST,
-        format!("core/groups/{group_pk}/add_user/"),
-        Some(json!({"pk": user_pk})),
-    )
-    .await?;
+        .await
+        .context("failed to create the dev platform operator in the Authentik simulator")?;
     Ok(password)
 }
 
@@ -470,9 +539,16 @@ async fn wait_for_ready(
         // as the example domains' owners would: publish what their MailDomains ask for (every
         // few seconds, so the operator has time to check what was published before)
         pass += 1;
-        for domain in example_domains.iter().filter(|_| pass % 6 == 1) {
-            if let Err(err) = dns::publish_domain(client, control, domain).await {
-                eprintln!("      could not publish the records of {domain}: {err:#}");
+        if pass % 6 == 1 {
+            match dns::publish_domains(client, control, example_domains).await {
+                Ok(results) => {
+                    for (domain, result) in results {
+                        if let Err(err) = result {
+                            eprintln!("      could not publish the records of {domain}: {err:#}");
+                        }
+                    }
+                }
+                Err(err) => eprintln!("      could not publish the example domains: {err:#}"),
             }
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -488,6 +564,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         return run_dns_publish(domain, state_dir).await;
     }
     let state_dir = &args.state_dir;
+    let upstreams_file = args
+        .upstreams
+        .as_deref()
+        .map(UpstreamsFile::load)
+        .transpose()?;
     std::fs::create_dir_all(state_dir)
         .with_context(|| format!("failed to create {}", state_dir.display()))?;
     let (cluster_port, sim_ports, api_port, metrics_port) = if args.random_ports {
@@ -509,16 +590,35 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         start_devcluster(state_dir, SocketAddr::from(([127, 0, 0, 1], cluster_port))).await?;
     println!("      Kubernetes API at {}", cluster.url());
 
-    println!("[2/6] starting the Authentik, Stalwart and OCIS simulators and the DNS server");
+    match &args.upstreams {
+        Some(path) => println!(
+            "[2/6] using the Authentik, Stalwart and OCIS of {}; starting the DNS server",
+            path.display()
+        ),
+        None => println!(
+            "[2/6] starting the Authentik, Stalwart and OCIS simulators and the DNS server"
+        ),
+    }
     let sims = start_simulators(state_dir, sim_ports).await?;
-    let operator_password = ensure_platform_operator(&sims.info, state_dir).await?;
+    let info = match &upstreams_file {
+        Some(file) => file.over(&sims.info),
+        None => sims.info.clone(),
+    };
+    // the platform operator is created where logins happen: only the simulator is ours to change
+    let operator_password = match &upstreams_file {
+        Some(file) if !file.logs_in_at_the_simulator() => None,
+        _ => Some(ensure_platform_operator(&sims.info, state_dir).await?),
+    };
 
     println!("[3/6] installing the dezky.io CRDs");
     let client = client_from_kubeconfig(&cluster.kubeconfig_path()).await?;
     manifests::install_crds(&client, FIELD_MANAGER).await?;
 
     println!("[4/6] starting the operator and the API server");
-    let config_path = write_dev_config(state_dir, &sims.info, api_port, metrics_port)?;
+    let config_path = write_dev_config(state_dir, &info, api_port, metrics_port)?;
+    if let Some(url) = &args.stripe_url {
+        enable_dev_billing(&config_path, state_dir, url, args.stripe_key.as_deref()).await?;
+    }
     let config = Config::load(&config_path)?;
     let credentials = config.credentials(&|key| std::env::var(key).ok())?;
     let operator =
@@ -529,6 +629,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .await
         .context("failed to start the API server")?;
     let console = format!("http://{}", api.addr);
+    if let Some(url) = &args.stripe_url {
+        register_dev_webhook(state_dir, url, &console).await?;
+    }
 
     println!("[5/6] applying {}", args.apply.display());
     let applied = manifests::apply_path(&client, FIELD_MANAGER, &args.apply).await?;
@@ -550,19 +653,20 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     )
     .await;
 
-    let mut users = vec![
-        json!({"username": DEV_OPERATOR, "password": operator_password, "role": "operator", "tenant": null}),
-    ];
+    let mut users: Vec<serde_json::Value> = operator_password
+        .iter()
+        .map(|password| json!({"username": DEV_OPERATOR, "password": password, "role": "operator", "tenant": null}))
+        .collect();
     users.extend(member_logins(&client).await);
     let dev_json = json!({
         "kubeconfig": cluster.kubeconfig_path(),
         "console": console,
         "api": console,
         "metrics": {"operator": format!("http://{}/metrics", operator.metrics_address), "api": format!("{console}/metrics")},
-        "upstreams": sims.info.upstreams,
-        "simulatorControl": sims.info.simulator_control,
-        "dns": sims.info.dns,
-        "oidc": sims.info.oidc,
+        "upstreams": info.upstreams,
+        "simulatorControl": info.simulator_control,
+        "dns": info.dns,
+        "oidc": info.oidc,
         "users": users,
     });
     let dev_json_path = state_dir.join("dev.json");
@@ -572,10 +676,17 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     println!();
     println!("Dezky dev is up ({ready}/{total} objects Ready).");
     println!("  console and portal: {console}");
-    println!(
-        "  log in as:          {DEV_OPERATOR} (platform operator; password in {})",
-        dev_json_path.display()
-    );
+    if operator_password.is_some() {
+        println!(
+            "  log in as:          {DEV_OPERATOR} (platform operator; password in {})",
+            dev_json_path.display()
+        );
+    } else {
+        println!(
+            "  log in as:          a member of `{PLATFORM_ADMINS}` in your Authentik (console), or an example member (portal; passwords in {})",
+            dev_json_path.display()
+        );
+    }
     println!("  kubeconfig:         {}", kubeconfig.display());
     println!(
         "  try:                kubectl --kubeconfig {} get dezky -A",
@@ -585,10 +696,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         "  operator metrics:   http://{}/metrics",
         operator.metrics_address
     );
-    println!(
-        "  Authentik:          {}",
-        sims.info.upstreams.authentik.url
-    );
+    println!("  Authentik:          {}", info.upstreams.authentik.url);
     println!(
         "  for scripts:        {} (users and passwords, endpoints, credentials)",
         dev_json_path.display()

@@ -44,13 +44,44 @@ pub async fn publish_domain(
     control: &DnsControl,
     domain: &str,
 ) -> anyhow::Result<usize> {
+    let listed = list_mail_domains(client).await?;
+    publish_listed(client, control, &listed, domain).await
+}
+
+/// [`publish_domain`] for several domains over one list of the MailDomains, so publishing N
+/// domains costs one list, not N. Each domain gets its own result.
+pub async fn publish_domains<'d>(
+    client: &Client,
+    control: &DnsControl,
+    domains: &'d [String],
+) -> anyhow::Result<Vec<(&'d str, anyhow::Result<usize>)>> {
+    let listed = list_mail_domains(client).await?;
+    let mut results = Vec::with_capacity(domains.len());
+    for domain in domains {
+        results.push((
+            domain.as_str(),
+            publish_listed(client, control, &listed, domain).await,
+        ));
+    }
+    Ok(results)
+}
+
+async fn list_mail_domains(client: &Client) -> anyhow::Result<Vec<MailDomain>> {
     let domains: Api<MailDomain> = Api::all(client.clone());
-    let found = domains
+    Ok(domains
         .list(&ListParams::default())
-        .await?
-        .into_iter()
-        .find(|d| d.spec.domain == domain);
-    let Some(md) = found else {
+        .await
+        .context("failed to list the MailDomains")?
+        .items)
+}
+
+async fn publish_listed(
+    client: &Client,
+    control: &DnsControl,
+    listed: &[MailDomain],
+    domain: &str,
+) -> anyhow::Result<usize> {
+    let Some(md) = listed.iter().find(|d| d.spec.domain == domain) else {
         bail!("no MailDomain has spec.domain {domain}");
     };
     let records = md

@@ -2,9 +2,8 @@
 //! `kubectl apply --server-side` would: one field manager, forced, in file order.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{Scope, pinned_kind};
@@ -96,37 +95,5 @@ pub async fn apply_path(
 
 /// Applies the five Dezky CRDs and waits until each is Established.
 pub async fn install_crds(client: &Client, manager: &str) -> anyhow::Result<()> {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in dezky_crds::crds() {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        api.patch(
-            &name,
-            &PatchParams::apply(manager).force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .with_context(|| format!("failed to install the CRD {name}"))?;
-    }
-    for crd in dezky_crds::crds() {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        let mut established = false;
-        for _ in 0..100 {
-            let current = api.get(&name).await?;
-            established = current
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            if established {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        if !established {
-            bail!("the CRD {name} did not become Established");
-        }
-    }
-    Ok(())
+    Ok(dezky_crds::cluster::install_crds(client, manager).await?)
 }

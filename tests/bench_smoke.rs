@@ -24,6 +24,7 @@ fn bench_prints_every_figure() {
         "upstream reads per object",
         "upstream writes per object",
         "no-op resync requests",
+        "no-op restart requests",
         "operator memory per cached object",
     ] {
         let line = stdout
@@ -45,6 +46,16 @@ fn bench_prints_every_figure() {
         .and_then(|n| n.parse::<u64>().ok())
         .expect("a write count");
     assert!(writes > 0, "{stdout}");
+    // one resync interval of a running operator over converged objects writes nothing
+    let resync = stdout
+        .lines()
+        .find(|l| l.starts_with("no-op resync requests"))
+        .expect("a resync line");
+    assert!(
+        resync.contains(" 0 upstream writes, 0 Kubernetes writes;"),
+        "{resync}"
+    );
+    assert!(!stdout.contains("WARNING"), "{stdout}");
     for upstream in ["authentik", "stalwart", "ocis"] {
         assert!(
             stdout.lines().any(|l| l.starts_with(upstream)),

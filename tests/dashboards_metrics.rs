@@ -402,6 +402,23 @@ spec:
     );
 }
 
+/// Series the operator's object index must export once it watches the examples: objects by
+/// kind and Ready, suspended objects, and the queue depth of every controller.
+const OBJECT_SERIES: &[&str] = &[
+    "dezky_objects{kind=\"Tenant\",ready=\"True\"}",
+    "dezky_objects{kind=\"Member\",ready=\"True\"}",
+    "dezky_objects{kind=\"Partner\",ready=",
+    "dezky_objects{kind=\"MailDomain\",ready=",
+    "dezky_objects{kind=\"SsoApp\",ready=",
+    "dezky_objects_suspended{kind=\"Member\"}",
+    "dezky_queue_depth{controller=\"tenant\"}",
+    "dezky_queue_depth{controller=\"member\"}",
+    "dezky_queue_depth{controller=\"partner\"}",
+    "dezky_queue_depth{controller=\"maildomain\"}",
+    "dezky_queue_depth{controller=\"ssoapp\"}",
+    "dezky_upstream_snapshot_objects{",
+];
+
 #[test]
 fn the_extractor_finds_metric_names_and_nothing_else() {
     let expr = r#"histogram_quantile(0.95, sum by (controller, le) (rate(dezky_reconcile_duration_seconds_bucket{controller=~"$controller", x="a b"}[$__rate_interval]))) / on (job) group_left (pod) sum without (instance) (dezky_leader offset 5m) > bool 1e3 and ${v} or up[5m:1m]"#;
@@ -502,6 +519,25 @@ fn every_dashboard_query_uses_only_metrics_dezky_dev_exports() {
         assert!(
             Instant::now() < deadline,
             "the probe tenant's reconcile was not throttled and did not fail within 90 s: {names:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // the object and queue gauges have series for every kind once the examples are watched
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = runtime.block_on(scrape(&http, &operator_metrics));
+        let missing: Vec<&str> = OBJECT_SERIES
+            .iter()
+            .copied()
+            .filter(|series| !text.lines().any(|l| l.starts_with(series)))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the operator exports no {missing:?} within 60 s:\n{text}"
         );
         std::thread::sleep(Duration::from_millis(500));
     }

@@ -258,3 +258,125 @@ fn dev_comes_up_applies_the_examples_stops_on_ctrl_c_and_keeps_its_state() {
     );
     interrupt(child);
 }
+
+/// Reads a simulator's state dump through the control API named in a simulators.json or dev.json.
+fn state_dump(control: &Value, upstream: &str) -> Value {
+    let url = format!(
+        "{}/control/v1/state/{upstream}",
+        control["url"].as_str().expect("control URL")
+    );
+    let token = control["token"]
+        .as_str()
+        .expect("control token")
+        .to_string();
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("control API reachable")
+                .json::<Value>()
+                .await
+                .expect("a JSON state dump")
+        })
+}
+
+fn group_names(dump: &Value) -> Vec<String> {
+    dump["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| g["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn dev_with_an_upstreams_file_provisions_there_and_refuses_a_bad_file() {
+    // a bad file stops dev before it starts anything, naming the file and the setting
+    let state = tempfile::tempdir().expect("temp dir");
+    let bad = state.path().join("bad-upstreams.yaml");
+    std::fs::write(&bad, "authentik: {url: 'not a url', token: t}\nstalwart: {url: 'http://127.0.0.1:1', username: u, password: p}\nocis: {url: 'http://127.0.0.1:1', username: u, password: p}\n").expect("write");
+    let refused = Command::new(env!("CARGO_BIN_EXE_dezky"))
+        .args(["dev", "--random-ports", "--state-dir"])
+        .arg(state.path().join("refused"))
+        .arg("--upstreams")
+        .arg(&bad)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("dezky dev runs");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("bad-upstreams.yaml") && stderr.contains("authentik.url"),
+        "{stderr}"
+    );
+    assert!(!state.path().join("refused").join("dev.json").exists());
+
+    // "real" upstreams: a second, separate set of simulators started by `dezky simulators`
+    let outside = tempfile::tempdir().expect("temp dir");
+    let servers = Command::new(env!("CARGO_BIN_EXE_dezky"))
+        .args(["simulators", "--state-dir"])
+        .arg(outside.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dezky simulators starts");
+    let info_path = outside.path().join("simulators.json");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let info: Value = loop {
+        if let Some(v) = std::fs::read_to_string(&info_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+        {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "simulators.json not written");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let file = state.path().join("upstreams.yaml");
+    std::fs::write(
+        &file,
+        serde_json::to_string(&info["upstreams"]).expect("json"),
+    )
+    .expect("write");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dezky"))
+        .args(["dev", "--random-ports", "--state-dir"])
+        .arg(state.path().join("dev"))
+        .arg("--upstreams")
+        .arg(&file)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dezky dev starts");
+    let dev = wait_for_dev_json(&state.path().join("dev"), &mut child);
+    assert_eq!(
+        dev["upstreams"], info["upstreams"],
+        "dev.json names the file's upstreams"
+    );
+
+    // the examples were provisioned in the file's Authentik, and nothing in dev's own simulator
+    let kubeconfig = dev["kubeconfig"].as_str().expect("kubeconfig").to_string();
+    let ready = kubectl(
+        &kubeconfig,
+        &[
+            "get",
+            "tenant",
+            "acme",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+        ],
+    );
+    assert_eq!(ready, "True");
+    let theirs = group_names(&state_dump(&info["simulatorControl"], "authentik"));
+    assert!(theirs.iter().any(|g| g == "tenant-acme"), "{theirs:?}");
+    let ours = group_names(&state_dump(&dev["simulatorControl"], "authentik"));
+    assert!(!ours.iter().any(|g| g.starts_with("tenant-")), "{ours:?}");
+
+    interrupt(child);
+    interrupt(servers);
+}

@@ -2,7 +2,7 @@
 //! (`charts/dezky/templates/_config.tpl`), same keys, parsed here so the server owns its settings.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -24,6 +24,14 @@ pub enum ConfigError {
     MissingApi { path: String },
     #[error("invalid api setting {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    #[error(
+        "credential `{key}` is missing: put it in the file {dir}/{key} or the environment variable {env}"
+    )]
+    MissingCredential {
+        key: &'static str,
+        dir: String,
+        env: String,
+    },
 }
 
 /// Which of the two OIDC clients a token was issued to.
@@ -126,12 +134,56 @@ pub struct ApiConfig {
     #[serde(default)]
     pub public_url: String,
     pub oidc: OidcConfig,
+    /// Billing (Stripe), from the shared file's `upstreams.stripe` and the credentials
+    /// `stripe-api-key` and `stripe-webhook-secret`; `None` when billing is switched off.
+    #[serde(skip)]
+    pub billing: Option<crate::billing::BillingConfig>,
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct FileShape {
     #[serde(default)]
     api: Option<ApiConfig>,
+    #[serde(default)]
+    upstreams: Option<UpstreamsShape>,
+    #[serde(default)]
+    credentials_dir: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct UpstreamsShape {
+    #[serde(default)]
+    stripe: Option<StripeShape>,
+}
+
+#[derive(Deserialize)]
+struct StripeShape {
+    #[serde(default)]
+    enabled: bool,
+    #[serde(default)]
+    url: String,
+}
+
+/// Reads one credential: the environment variable `DEZKY_<KEY>` wins over the file
+/// `<credentialsDir>/<key>` (as the operator reads its credentials).
+fn credential(
+    dir: &Path,
+    key: &'static str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    let env_name = format!("DEZKY_{}", key.to_ascii_uppercase().replace('-', "_"));
+    if let Some(value) = env(&env_name).filter(|v| !v.is_empty()) {
+        return Ok(value);
+    }
+    match std::fs::read_to_string(dir.join(key)) {
+        Ok(value) if !value.trim().is_empty() => Ok(value.trim_end_matches(['\n', '\r']).into()),
+        _ => Err(ConfigError::MissingCredential {
+            key,
+            dir: dir.display().to_string(),
+            env: env_name,
+        }),
+    }
 }
 
 impl ApiConfig {
@@ -145,15 +197,46 @@ impl ApiConfig {
         Self::from_yaml(&text, &display)
     }
 
-    /// Parses the `api:` section out of the whole file's text.
+    /// Parses the `api:` section out of the whole file's text (billing credentials from the
+    /// process environment or the credential files).
     pub fn from_yaml(text: &str, path: &str) -> Result<ApiConfig, ConfigError> {
+        Self::from_yaml_with_env(text, path, &|key| std::env::var(key).ok())
+    }
+
+    /// [`ApiConfig::from_yaml`] with the environment given as a function.
+    pub fn from_yaml_with_env(
+        text: &str,
+        path: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ApiConfig, ConfigError> {
         let shape: FileShape = serde_yaml::from_str(text).map_err(|source| ConfigError::Parse {
             path: path.to_owned(),
             source,
         })?;
-        let api = shape.api.ok_or_else(|| ConfigError::MissingApi {
+        let mut api = shape.api.ok_or_else(|| ConfigError::MissingApi {
             path: path.to_owned(),
         })?;
+        let stripe = shape.upstreams.and_then(|u| u.stripe).filter(|s| s.enabled);
+        if let Some(stripe) = stripe {
+            if !(stripe.url.starts_with("https://") || stripe.url.starts_with("http://")) {
+                return Err(ConfigError::Invalid {
+                    field: "upstreams.stripe.url",
+                    reason: format!("{:?} is not an http(s) URL", stripe.url),
+                });
+            }
+            let dir = shape
+                .credentials_dir
+                .unwrap_or_else(|| PathBuf::from("/etc/dezky/secrets"));
+            api.billing = Some(crate::billing::BillingConfig {
+                url: stripe.url,
+                api_key: crate::billing::ApiKey::new(credential(&dir, "stripe-api-key", env)?),
+                webhook_secret: crate::webhooks::WebhookSecret::new(credential(
+                    &dir,
+                    "stripe-webhook-secret",
+                    env,
+                )?),
+            });
+        }
         api.validate()?;
         Ok(api)
     }
@@ -210,6 +293,46 @@ api:
         assert_eq!(c.oidc.console.client_id, "dezky-console");
         assert_eq!(c.oidc.issuers().len(), 2);
         assert_eq!(c.oidc.leeway_seconds, 30);
+    }
+
+    #[test]
+    fn billing_is_read_from_upstreams_and_credentials() {
+        assert!(
+            ApiConfig::from_yaml(FILE, "x")
+                .expect("parses")
+                .billing
+                .is_none()
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("stripe-api-key"), "sk_test_file\n").expect("write");
+        let file = format!("credentialsDir: {:?}\n{FILE}", dir.path()).replace(
+            "upstreams: {}",
+            "upstreams:\n  stripe: {enabled: true, url: \"http://127.0.0.1:1\"}",
+        );
+        let missing = ApiConfig::from_yaml_with_env(&file, "x", &|_| None).expect_err("no secret");
+        assert!(
+            missing.to_string().contains("DEZKY_STRIPE_WEBHOOK_SECRET"),
+            "{missing}"
+        );
+        let env = |k: &str| (k == "DEZKY_STRIPE_WEBHOOK_SECRET").then(|| "whsec_env".to_owned());
+        let billing = ApiConfig::from_yaml_with_env(&file, "x", &env)
+            .expect("parses")
+            .billing
+            .expect("billing on");
+        assert_eq!(billing.url, "http://127.0.0.1:1");
+        assert_eq!(billing.api_key.expose(), "sk_test_file");
+        assert_eq!(
+            billing.webhook_secret,
+            crate::webhooks::WebhookSecret::new("whsec_env")
+        );
+        assert!(!format!("{billing:?}").contains("sk_test_file"));
+        let off = file.replace("enabled: true", "enabled: false");
+        assert!(
+            ApiConfig::from_yaml_with_env(&off, "x", &|_| None)
+                .expect("parses")
+                .billing
+                .is_none()
+        );
     }
 
     #[test]

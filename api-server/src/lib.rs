@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod authz;
+pub mod billing;
 pub mod cache;
 pub mod config;
 pub mod metrics;
@@ -53,6 +54,8 @@ pub struct Inner {
     pub metrics: Arc<Metrics>,
     pub config: ApiConfig,
     pub openapi: serde_json::Value,
+    /// Stripe reads; `None` when billing is switched off.
+    pub billing: Option<billing::StripeReader>,
 }
 
 /// The shared state of the routes.
@@ -90,30 +93,84 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// A JSON request body whose errors are problem+json (400 with the failing field).
+/// A JSON request body whose errors are problem+json: 415 when it is not `application/json`,
+/// 413 past the body limit, 400 with the reason when it is not the expected JSON.
 pub struct Body<T>(pub T);
+
+/// The largest JSON body a route reads.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Whether a `Content-Type` is JSON (`application/json` or `application/*+json`, any parameters).
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"))
+}
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        if !is_json(&content_type) {
+            return Err(ApiError::UnsupportedMediaType(content_type));
+        }
+        let announced = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "at most {MAX_BODY_BYTES} bytes"
+            )));
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
             .await
-            .map_err(|e| ApiError::bad_request("body", e.body_text()))?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        let value: T = serde_path_to_error(de)?;
+            .map_err(|e| {
+                let text = e.to_string();
+                if text.contains("length limit") {
+                    ApiError::PayloadTooLarge(format!("at most {MAX_BODY_BYTES} bytes"))
+                } else {
+                    ApiError::bad_request("body", text)
+                }
+            })?;
+        let mut json: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request("body", e.to_string()))?;
+        integral_numbers(&mut json);
+        let value =
+            T::deserialize(json).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
         Ok(Body(value))
     }
 }
 
-/// Deserializes, naming the field that failed (`spec.seats: invalid type ...`).
-fn serde_path_to_error<'de, T: DeserializeOwned>(
-    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
-) -> Result<T, ApiError> {
-    T::deserialize(de).map_err(|e| {
-        let msg = e.to_string();
-        ApiError::bad_request("body", msg)
-    })
+/// Writes every number with no fractional part as an integer: JSON Schema (and so the OpenAPI
+/// document) calls `5.0` an integer, and a client may send it so.
+fn integral_numbers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if !(n.is_i64() || n.is_u64()) => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *n = serde_json::Number::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 /// A running API server.
@@ -144,6 +201,7 @@ impl ApiServer {
             verifier,
             metrics: Metrics::new(),
             openapi: openapi::document(&routes::routes()),
+            billing: config.billing.as_ref().map(billing::StripeReader::new),
             config,
         }));
         let warm = state.clone();
@@ -157,7 +215,17 @@ impl ApiServer {
             }
         }));
         let (stop, mut stopped) = watch::channel(false);
-        let app = routes::router(state.clone()).merge(ui::router(state));
+        let webhooks = state.config.billing.as_ref().map(|b| {
+            webhooks::for_cluster(
+                b.webhook_secret.clone(),
+                state.client.clone(),
+                state.cache.clone(),
+            )
+        });
+        let mut app = routes::router(state.clone()).merge(ui::router(state));
+        if let Some(webhooks) = webhooks {
+            app = app.merge(webhooks::router(webhooks));
+        }
         tasks.push(tokio::spawn(async move {
             let result = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {

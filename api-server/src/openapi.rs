@@ -1,15 +1,164 @@
-//! The OpenAPI 3.0 document of the API, built from the route table (paths, parameters, request
-//! body schemas from the Rust types, problem+json errors), served at `/api/openapi.json`.
+//! The OpenAPI 3.1 document of the API, built from the route table (paths, parameters with their
+//! formats and limits, request body schemas from the Rust types, success bodies, every status a
+//! route can answer with problem+json errors), served at `/api/openapi.json`; and the path
+//! parameter rules the router enforces, so the document and the server cannot disagree.
 
+mod responses;
+
+use axum::extract::rejection::RawPathParamsRejection;
+use axum::extract::{FromRequestParts, RawPathParams, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use schemars::SchemaGenerator;
 use serde_json::{Map, Value, json};
 
+use crate::problem::ApiError;
 use crate::routes::Route;
+
+pub use responses::{query_parameters, success_schema, success_status};
 
 /// The path parameters of a template, e.g. `["tenant", "member"]`.
 pub fn path_params(path: &str) -> Vec<&str> {
     path.split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .collect()
+}
+
+/// What characters a path parameter may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Charset {
+    /// A DNS-1123 label: `[a-z0-9-]`, starting and ending alphanumeric.
+    Label,
+    /// A Kubernetes object name (DNS-1123 subdomain): `[a-z0-9.-]`, starting and ending alphanumeric.
+    Subdomain,
+    /// A Stripe object id: the prefix, then `[A-Za-z0-9_]`.
+    StripeId(&'static str),
+}
+
+/// The format and limits of one path parameter.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamRule {
+    charset: Charset,
+    /// The most characters it may have.
+    pub max_length: usize,
+    /// What it names, for people.
+    pub description: &'static str,
+    /// A value that has the format (for the document's examples).
+    pub example: &'static str,
+}
+
+/// The rule of the path parameter `name` (`tenant`, `member`, ...).
+pub fn param_rule(name: &str) -> ParamRule {
+    match name {
+        "tenant" => ParamRule {
+            charset: Charset::Label,
+            max_length: 40,
+            description: "The tenant's slug (its Tenant's metadata.name)",
+            example: "acme",
+        },
+        "partner" => ParamRule {
+            charset: Charset::Label,
+            max_length: 40,
+            description: "The partner's slug (its Partner's metadata.name)",
+            example: "northwind",
+        },
+        "intent" => ParamRule {
+            charset: Charset::StripeId("seti_"),
+            max_length: 255,
+            description: "A Stripe SetupIntent id",
+            example: "seti_1AbC",
+        },
+        "member" => ParamRule {
+            charset: Charset::Subdomain,
+            max_length: 253,
+            description: "The Member's metadata.name",
+            example: "jdoe",
+        },
+        "domain" => ParamRule {
+            charset: Charset::Subdomain,
+            max_length: 253,
+            description: "The MailDomain's metadata.name",
+            example: "acme-test",
+        },
+        "app" => ParamRule {
+            charset: Charset::Subdomain,
+            max_length: 253,
+            description: "The SsoApp's metadata.name",
+            example: "wiki",
+        },
+        _ => ParamRule {
+            charset: Charset::Subdomain,
+            max_length: 253,
+            description: "A Kubernetes object name",
+            example: "x",
+        },
+    }
+}
+
+impl ParamRule {
+    /// The regular expression of the format, as the document states it.
+    pub fn pattern(&self) -> String {
+        match self.charset {
+            Charset::Label => "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$".into(),
+            Charset::Subdomain => "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$".into(),
+            Charset::StripeId(prefix) => format!("^{prefix}[A-Za-z0-9_]+$"),
+        }
+    }
+
+    /// Whether `value` has the format and fits the limit; else why not.
+    pub fn check(&self, value: &str) -> Result<(), String> {
+        if value.is_empty() || value.len() > self.max_length {
+            return Err(format!(
+                "must have 1 to {} characters, has {}",
+                self.max_length,
+                value.chars().count()
+            ));
+        }
+        let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+        let ok = match self.charset {
+            Charset::Label | Charset::Subdomain => {
+                let dots = self.charset == Charset::Subdomain;
+                let bytes = value.as_bytes();
+                bytes
+                    .iter()
+                    .all(|&b| alnum(b) || b == b'-' || (dots && b == b'.'))
+                    && bytes.first().is_some_and(|&b| alnum(b))
+                    && bytes.last().is_some_and(|&b| alnum(b))
+            }
+            Charset::StripeId(prefix) => value.strip_prefix(prefix).is_some_and(|rest| {
+                !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            }),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("must match {}", self.pattern()))
+        }
+    }
+
+    fn schema(&self) -> Value {
+        json!({"type": "string", "minLength": 1, "maxLength": self.max_length,
+               "pattern": self.pattern(), "examples": [self.example]})
+    }
+}
+
+/// Middleware of the routes: refuses a request whose path parameters break their documented
+/// format (400 naming the parameter) before any handler sees them, so no handler passes an
+/// impossible name on to the Kubernetes API.
+pub async fn enforce_path_params(req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    match RawPathParams::from_request_parts(&mut parts, &()).await {
+        Ok(params) => {
+            for (name, value) in &params {
+                if let Err(reason) = param_rule(name).check(value) {
+                    return ApiError::bad_request(name, reason).into_response();
+                }
+            }
+        }
+        Err(RawPathParamsRejection::MissingPathParams(_)) => {}
+        Err(other) => return ApiError::bad_request("path", other.body_text()).into_response(),
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 fn operation_id(route: &Route) -> String {
@@ -33,22 +182,99 @@ fn problem_response(description: &str) -> Value {
     })
 }
 
+/// The generator of the body schemas: JSON Schema 2020-12 (the dialect of OpenAPI 3.1), with
+/// the named schemas under `#/components/schemas`.
+fn generator() -> SchemaGenerator {
+    schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = "/components/schemas".into();
+            s.meta_schema = None;
+        })
+        .into_generator()
+}
+
+/// The success answer of a route.
+fn success_response(route: &Route, generator: &mut SchemaGenerator) -> Value {
+    let status = success_status(route);
+    if status == 204 {
+        return json!({"description": "Done"});
+    }
+    let schema = success_schema(route, generator);
+    let description = if status == 201 { "Created" } else { "Success" };
+    json!({"description": description, "content": {route.produces: {"schema": schema}}})
+}
+
+/// The error answers of a route: every status it can answer besides success.
+fn error_responses(route: &Route, responses: &mut Map<String, Value>) {
+    let has_params = !path_params(route.path).is_empty();
+    let has_query = !query_parameters(route).is_empty();
+    if has_params || has_query || route.body.is_some() {
+        responses.insert(
+            "400".into(),
+            problem_response(
+                "The request is malformed: a path or query parameter out of its format, or a body that is not the documented JSON",
+            ),
+        );
+    }
+    if route.auth {
+        responses.insert("401".into(), problem_response("No valid bearer token"));
+        responses.insert(
+            "403".into(),
+            problem_response("The caller's role does not allow this on this target"),
+        );
+        responses.insert("404".into(), problem_response("Not found"));
+        responses.insert("409".into(), problem_response("Conflict, or not ready yet"));
+        responses.insert(
+            "410".into(),
+            problem_response("Shown once already, or past its retention"),
+        );
+        responses.insert(
+            "422".into(),
+            problem_response(
+                "The request is well-formed but refused: the Kubernetes API refused the resource (`errors` lists each field), or it names something that does not exist",
+            ),
+        );
+        responses.insert(
+            "502".into(),
+            problem_response("The Kubernetes API or an upstream failed"),
+        );
+    }
+    if route.body.is_some() {
+        responses.insert(
+            "413".into(),
+            problem_response("The body is larger than the server accepts"),
+        );
+        responses.insert(
+            "415".into(),
+            problem_response("The body is not `application/json`"),
+        );
+    }
+    if route.path == "/readyz" {
+        responses.insert(
+            "503".into(),
+            json!({"description": "Not ready", "content": {"application/json": {"schema": responses::readiness()}}}),
+        );
+    }
+}
+
 /// Builds the document.
 pub fn document(routes: &[Route]) -> Value {
-    let mut generator = schemars::generate::SchemaSettings::openapi3().into_generator();
+    let mut generator = generator();
     let mut paths: Map<String, Value> = Map::new();
     for route in routes {
         let mut op = Map::new();
         op.insert("operationId".into(), json!(operation_id(route)));
         op.insert("summary".into(), json!(route.summary));
         op.insert("tags".into(), json!([route.tag]));
-        let params: Vec<Value> = path_params(route.path)
+        let mut params: Vec<Value> = path_params(route.path)
             .into_iter()
             .map(|p| {
+                let rule = param_rule(p);
                 json!({"name": p, "in": "path", "required": true,
-                       "schema": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "maxLength": 253}})
+                       "description": rule.description, "schema": rule.schema()})
             })
             .collect();
+        params.extend(query_parameters(route));
         if !params.is_empty() {
             op.insert("parameters".into(), Value::Array(params));
         }
@@ -60,45 +286,15 @@ pub fn document(routes: &[Route]) -> Value {
             );
         }
         let mut responses = Map::new();
-        let success_content = if route.produces == "application/json" {
-            json!({"application/json": {"schema": {"type": "object"}}})
-        } else {
-            json!({route.produces: {"schema": {"type": "string"}}})
-        };
-        if route.success == 204 {
-            responses.insert("204".into(), json!({"description": "Done"}));
-        } else {
-            responses.insert(
-                route.success.to_string(),
-                json!({"description": "Success", "content": success_content}),
-            );
-        }
-        if route.method == http::Method::DELETE {
-            responses.insert("204".into(), json!({"description": "Done"}));
-        }
+        responses.insert(
+            success_status(route).to_string(),
+            success_response(route, &mut generator),
+        );
+        error_responses(route, &mut responses);
         if route.auth {
             op.insert("security".into(), json!([{"bearer": []}]));
-            responses.insert("400".into(), problem_response("The request is malformed"));
-            responses.insert("401".into(), problem_response("No valid bearer token"));
-            responses.insert(
-                "403".into(),
-                problem_response("The caller's role does not allow this on this target"),
-            );
-            responses.insert("404".into(), problem_response("Not found"));
-            responses.insert("409".into(), problem_response("Conflict, or not ready yet"));
-            responses.insert(
-                "410".into(),
-                problem_response("Shown once already, or past its retention"),
-            );
-            responses.insert(
-                "422".into(),
-                problem_response(
-                    "The Kubernetes API refused the resource; `errors` lists each field",
-                ),
-            );
-            responses.insert("502".into(), problem_response("The Kubernetes API failed"));
-        } else if route.path == "/readyz" {
-            responses.insert("503".into(), json!({"description": "Not ready", "content": {"application/json": {"schema": {"type": "object"}}}}));
+        } else {
+            op.insert("security".into(), json!([]));
         }
         op.insert("responses".into(), Value::Object(responses));
         let entry = paths
@@ -116,9 +312,9 @@ pub fn document(routes: &[Route]) -> Value {
             "description": "RFC 9457 problem details",
             "required": ["type", "title", "status", "detail"],
             "properties": {
-                "type": {"type": "string"},
+                "type": {"type": "string", "format": "uri"},
                 "title": {"type": "string"},
-                "status": {"type": "integer"},
+                "status": {"type": "integer", "minimum": 400, "maximum": 599},
                 "detail": {"type": "string"},
                 "errors": {"type": "array", "items": {
                     "type": "object", "required": ["field", "reason"],
@@ -128,7 +324,7 @@ pub fn document(routes: &[Route]) -> Value {
         }),
     );
     json!({
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "Dezky API",
             "version": env!("CARGO_PKG_VERSION"),
@@ -137,59 +333,13 @@ pub fn document(routes: &[Route]) -> Value {
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {"bearer": {
+                "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                "description": "An access token issued by Authentik for the console's client (platform operators) or the portal's client (everyone else)",
+            }},
         },
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_route_is_documented_with_its_parameters() {
-        let routes = crate::routes::routes();
-        let doc = document(&routes);
-        for r in &routes {
-            let op = &doc["paths"][r.path][r.method.as_str().to_lowercase()];
-            assert!(
-                op.is_object(),
-                "{} {} is not in the document",
-                r.method,
-                r.path
-            );
-            let documented: Vec<&str> = op["parameters"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|p| p["name"].as_str()).collect())
-                .unwrap_or_default();
-            assert_eq!(documented, path_params(r.path), "{} {}", r.method, r.path);
-            assert_eq!(
-                op["requestBody"].is_object(),
-                r.body.is_some(),
-                "{} {}",
-                r.method,
-                r.path
-            );
-        }
-        let count: usize = doc["paths"]
-            .as_object()
-            .map(|p| {
-                p.values()
-                    .map(|m| m.as_object().map_or(0, |m| m.len()))
-                    .sum()
-            })
-            .unwrap_or(0);
-        assert_eq!(count, routes.len());
-    }
-
-    #[test]
-    fn body_schemas_resolve() {
-        let doc = document(&crate::routes::routes());
-        let text = doc.to_string();
-        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
-        for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
-            let name = part.split('"').next().unwrap_or_default();
-            assert!(schemas.contains_key(name), "dangling $ref to {name}");
-        }
-    }
-}
+mod tests;

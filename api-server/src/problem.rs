@@ -34,6 +34,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("gone: {0}")]
     Gone(String),
+    #[error("the body must be application/json, not {0:?}")]
+    UnsupportedMediaType(String),
+    #[error("the body is too large: {0}")]
+    PayloadTooLarge(String),
     #[error("not ready yet: {0}")]
     NotReady(String),
     #[error("failed to {action}: the Kubernetes API answered {code}: {message}")]
@@ -120,6 +124,8 @@ impl ApiError {
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotReady(_) => StatusCode::CONFLICT,
             ApiError::Kube { .. } | ApiError::Upstream { .. } => StatusCode::BAD_GATEWAY,
         }
@@ -134,6 +140,8 @@ impl ApiError {
             ApiError::Invalid { .. } => "The resource is invalid",
             ApiError::Conflict(_) => "Conflict",
             ApiError::Gone(_) => "Gone",
+            ApiError::UnsupportedMediaType(_) => "Unsupported media type",
+            ApiError::PayloadTooLarge(_) => "Payload too large",
             ApiError::NotReady(_) => "Not ready yet",
             ApiError::Kube { .. } | ApiError::Upstream { .. } => "The Kubernetes API failed",
         }
@@ -148,6 +156,8 @@ impl ApiError {
             ApiError::Invalid { .. } => "invalid",
             ApiError::Conflict(_) => "conflict",
             ApiError::Gone(_) => "gone",
+            ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
+            ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::NotReady(_) => "not-ready",
             ApiError::Kube { .. } | ApiError::Upstream { .. } => "kubernetes-api",
         }
@@ -190,6 +200,26 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+impl Problem {
+    /// A problem of `status` with nothing more specific to say than `detail` (an error answered
+    /// by the HTTP layer rather than by a route, such as an extractor's refusal).
+    pub fn of_status(status: StatusCode, detail: impl Into<String>) -> Problem {
+        let title = status.canonical_reason().unwrap_or("Error");
+        let slug: String = title
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        Problem {
+            type_: format!("https://dezky.io/problems/{slug}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -220,12 +250,55 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Middleware of the API routes: an error the HTTP layer answered in plain text (an extractor's
+/// refusal of a path, a query or a body) becomes a problem+json document with the same status.
+pub async fn plain_errors_as_problems(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return response;
+    }
+    let (_, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    Problem::of_status(status, detail).into_response()
+}
+
 /// The result of a route.
 pub type ApiResult<T> = Result<T, ApiError>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_alone_makes_a_complete_problem() {
+        let p = Problem::of_status(StatusCode::UNPROCESSABLE_ENTITY, "no such thing");
+        assert_eq!(p.status, 422);
+        assert_eq!(p.title, "Unprocessable Entity");
+        assert_eq!(p.type_, "https://dezky.io/problems/unprocessable-entity");
+        assert_eq!(p.detail, "no such thing");
+        let p = ApiError::UnsupportedMediaType("text/plain".into()).problem();
+        assert_eq!(
+            (p.status, p.title.as_str()),
+            (415, "Unsupported media type")
+        );
+        assert_eq!(ApiError::PayloadTooLarge("x".into()).status(), 413);
+    }
 
     #[test]
     fn a_kubernetes_invalid_keeps_its_field_causes() {

@@ -93,6 +93,13 @@ pub mod reasons {
     pub const DOMAIN_NOT_VERIFIED: &str = "DomainNotVerified";
     /// The `dezky.io/paused` annotation is set.
     pub const PAUSED: &str = "Paused";
+    /// The tenant is suspended: its upstream access is cut off on purpose (e.g. the project space
+    /// is disabled, billing collection paused).
+    pub const SUSPENDED: &str = "Suspended";
+    /// The tenant's plan has no Stripe price in the operator's plan catalogue.
+    pub const PLAN_NOT_PRICED: &str = "PlanNotPriced";
+    /// Stripe cannot charge the tenant's customer: a payment method must be added.
+    pub const PAYMENT_REQUIRED: &str = "PaymentRequired";
     /// Not looked at yet for this generation.
     pub const RECONCILING: &str = "Reconciling";
     /// Everything matches.

@@ -1,8 +1,9 @@
 //! The Dezky resource types, group `dezky.io`, version `v1alpha1`: Partner, Tenant, MailDomain,
 //! Member and SsoApp, their shared condition type, and the generated CustomResourceDefinitions.
 //!
-//! This crate holds the types and their validation rules, nothing else.
+//! This crate holds the types, their validation rules, and (`cluster`) how they get installed.
 
+pub mod cluster;
 pub mod common;
 pub mod condition;
 pub mod maildomain;

@@ -108,6 +108,27 @@ pub struct StripeConfig {
     /// Requests per second and in flight.
     #[serde(default)]
     pub rate_limit: RateLimit,
+    /// Days of free trial a new subscription starts with (no card needed until it ends; 0 = none,
+    /// and then a subscription is created only once the customer has a payment method).
+    #[serde(default = "StripeConfig::default_trial_days")]
+    pub trial_days: u32,
+}
+
+impl StripeConfig {
+    /// Stripe's API, when `url` is not set.
+    pub const DEFAULT_URL: &'static str = "https://api.stripe.com";
+
+    fn default_trial_days() -> u32 {
+        14
+    }
+
+    /// The base URL of the Stripe API: `url`, else Stripe's own.
+    pub fn base_url(&self) -> &str {
+        self.url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .unwrap_or(Self::DEFAULT_URL)
+    }
 }
 
 /// A per-upstream rate limit.
@@ -335,6 +356,26 @@ impl Config {
                 ));
             }
         }
+        if let Some(stripe) = self.upstreams.stripe.as_ref().filter(|s| s.enabled) {
+            match url::Url::parse(stripe.base_url()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => {
+                    return Err(invalid(
+                        "upstreams.stripe.url",
+                        "must be an http or https URL (or unset for https://api.stripe.com)",
+                    ));
+                }
+            }
+            let limit = stripe.rate_limit;
+            if !(limit.requests_per_second.is_finite() && limit.requests_per_second > 0.0)
+                || limit.max_in_flight == 0
+            {
+                return Err(invalid(
+                    "upstreams.stripe.rateLimit",
+                    "needs requestsPerSecond > 0 and maxInFlight >= 1",
+                ));
+            }
+        }
         if self.operator.concurrency == 0 {
             return Err(invalid("operator.concurrency", "must be at least 1"));
         }
@@ -545,6 +586,39 @@ api:
             "{printed}"
         );
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn billing_settings_are_checked_and_need_the_stripe_key() {
+        let on = CHART_LIKE.replace("stripe: { enabled: false", "stripe: { enabled: true");
+        let config = Config::parse(&on).expect("valid");
+        assert!(config.billing_enabled());
+        let stripe = config.upstreams.stripe.clone().expect("stripe");
+        assert_eq!(stripe.base_url(), "https://api.stripe.com");
+        assert_eq!(stripe.trial_days, 14);
+        let err = Config::parse(&on.replace("https://api.stripe.com", "ftp://stripe"))
+            .expect_err("bad url");
+        assert!(err.to_string().contains("upstreams.stripe.url"), "{err}");
+        let err = Config::parse(&on.replace("requestsPerSecond: 20", "requestsPerSecond: 0"))
+            .expect_err("bad rate");
+        assert!(
+            err.to_string().contains("upstreams.stripe.rateLimit"),
+            "{err}"
+        );
+        let env = |k: &str| match k {
+            "DEZKY_STRIPE_API_KEY" => None,
+            other => Some(format!("value-of-{other}")),
+        };
+        let mut config = config;
+        config.credentials_dir = Some(std::env::temp_dir().join("dezky-no-such-dir"));
+        let err = config.credentials(&env).expect_err("no key");
+        assert!(err.to_string().contains("stripe-api-key"), "{err}");
+        let with_key = |k: &str| Some(format!("value-of-{k}"));
+        let creds = config.credentials(&with_key).expect("complete");
+        assert_eq!(
+            creds.stripe_api_key.as_ref().map(Secret::expose),
+            Some("value-of-DEZKY_STRIPE_API_KEY")
+        );
     }
 
     #[test]

@@ -41,6 +41,7 @@ async fn start() -> Harness {
         max_in_flight: 8,
         timeout: Duration::from_secs(5),
         read_retries: 2,
+        ..UpstreamLimits::default()
     };
     let client = AuthentikClient::new(
         &url.parse().expect("url"),
@@ -195,6 +196,8 @@ async fn groups_are_created_once_adopted_silently_and_updated_only_when_they_dif
         )
         .await;
     assert_eq!(status, 200);
+    // observations come from a snapshot: the drift shows after its resync
+    h.client.invalidate_snapshots();
     let drifted = h
         .client
         .observe_group("tenant-acme", &m)
@@ -311,6 +314,8 @@ async fn bulk_listing_reads_every_managed_group_by_pages() {
         )
         .await
         .expect("partner");
+    // a resync reads the whole collection by pages
+    h.client.invalidate_snapshots();
     h.control.reset_requests();
     let groups = h.client.list_groups("test", "Tenant").await.expect("list");
     assert_eq!(groups.len(), 130);

@@ -52,6 +52,7 @@ fn limits(rps: f64, retries: u32) -> UpstreamLimits {
         max_in_flight: 4,
         timeout: Duration::from_secs(2),
         read_retries: retries,
+        ..UpstreamLimits::default()
     }
 }
 
@@ -68,9 +69,10 @@ fn storm(retry_after: u64) -> Fault {
 async fn the_limiter_holds_the_configured_rate() {
     let (control, client) = start(limits(10.0, 0), UpstreamMetrics::default()).await;
     let started = Instant::now();
+    // live reads (observations come from a snapshot, loaded once)
     let reads = (0..15).map(|_| {
         let client = client.clone();
-        async move { client.list_groups("t", "Tenant").await }
+        async move { client.list_sessions("someone").await }
     });
     for result in futures_join(reads).await {
         result.expect("list");
@@ -83,7 +85,11 @@ async fn the_limiter_holds_the_configured_rate() {
     );
     assert!(elapsed < Duration::from_secs(5), "too slow: {elapsed:?}");
     assert_eq!(
-        control.request_count("authentik", Some("GET"), "/api/v3/core/groups/"),
+        control.request_count(
+            "authentik",
+            Some("GET"),
+            "/api/v3/core/authenticated_sessions/"
+        ),
         15
     );
 }
@@ -107,17 +113,20 @@ async fn a_429_storm_pauses_the_upstream_for_retry_after_and_reads_recover() {
     let mut registry = Registry::default();
     let metrics = UpstreamMetrics::register(&mut registry);
     let (control, client) = start(limits(50.0, 5), metrics.clone()).await;
-    control.add_fault(storm(1));
+    control.add_fault(Fault {
+        path_prefix: Some("/api/v3/core/".into()),
+        ..storm(1)
+    });
     let lifter = control.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         lifter.clear_faults(Some("authentik"));
     });
     let started = Instant::now();
-    // several readers at once: the whole upstream pauses, nobody hammers it
+    // several live readers at once: the whole upstream pauses, nobody hammers it
     let reads = (0..4).map(|_| {
         let client = client.clone();
-        async move { client.list_groups("t", "Tenant").await }
+        async move { client.list_sessions("someone").await }
     });
     for result in futures_join(reads).await {
         result.expect("reads succeed once the storm ends");
@@ -127,7 +136,7 @@ async fn a_429_storm_pauses_the_upstream_for_retry_after_and_reads_recover() {
         elapsed >= Duration::from_millis(1500),
         "waited for the storm to end: {elapsed:?}"
     );
-    let throttled = metrics.requests("authentik", "group.list", "rate_limited");
+    let throttled = metrics.requests("authentik", "session.list", "rate_limited");
     // at most one request per reader per Retry-After window (two windows at most): not a retry loop
     assert!(
         throttled <= 8,
@@ -140,7 +149,22 @@ async fn a_429_storm_pauses_the_upstream_for_retry_after_and_reads_recover() {
         text.contains("dezky_upstream_throttled_total{upstream=\"authentik\"}"),
         "{text}"
     );
-    assert!(text.contains("dezky_upstream_requests_total{upstream=\"authentik\",operation=\"group.list\",outcome=\"success\"} 4"), "{text}");
+    assert!(text.contains("dezky_upstream_requests_total{upstream=\"authentik\",operation=\"session.list\",outcome=\"success\"} 4"), "{text}");
+    // an observation during a storm waits for it too, and then loads its snapshot once
+    control.add_fault(storm(1));
+    let lifter = control.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        lifter.clear_faults(Some("authentik"));
+    });
+    let observers = (0..4).map(|_| {
+        let client = client.clone();
+        async move { client.list_groups("t", "Tenant").await }
+    });
+    for result in futures_join(observers).await {
+        result.expect("observations succeed once the storm ends");
+    }
+    assert_eq!(metrics.requests("authentik", "group.list", "success"), 1);
 }
 
 #[tokio::test]
@@ -207,6 +231,7 @@ async fn slow_answers_time_out_and_flaky_reads_are_retried() {
             max_in_flight: 4,
             timeout: Duration::from_millis(300),
             read_retries: 0,
+            ..UpstreamLimits::default()
         },
         UpstreamMetrics::default(),
     )

@@ -58,6 +58,7 @@ async fn every_request_body_matches_the_official_2026_8_models() {
         max_in_flight: 4,
         timeout: Duration::from_secs(5),
         read_retries: 0,
+        ..UpstreamLimits::default()
     };
     let client = AuthentikClient::new(
         &url.parse().expect("url"),

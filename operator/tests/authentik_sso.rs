@@ -40,6 +40,7 @@ async fn start() -> Harness {
         max_in_flight: 8,
         timeout: Duration::from_secs(5),
         read_retries: 2,
+        ..UpstreamLimits::default()
     };
     let client = AuthentikClient::new(
         &url.parse().expect("url"),

@@ -4,8 +4,9 @@ pub mod runtime_support;
 
 use std::time::Duration;
 
-use dezky_crds::Partner;
+use dezky_crds::{Member, Partner, Tenant};
 use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams};
 use runtime_support::{Harness, authentik_groups, condition, is_ready};
@@ -318,5 +319,107 @@ async fn paused_observes_only_and_deletion_policy_decides_cleanup() {
             .expect("get")
             .is_some()
     );
+    h.stop_operator().await;
+}
+
+fn condition_message(p: &Partner, type_: &str) -> String {
+    p.status
+        .as_ref()
+        .and_then(|s| condition(&s.conditions, type_))
+        .map(|(_, _, message)| message)
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_waits_until_the_partners_tenants_and_staff_are_gone() {
+    let mut h = Harness::start().await;
+    h.start_operator().await;
+    let partners: Api<Partner> = Api::all(h.client.clone());
+    h.apply(
+        &partners,
+        "northwind",
+        partner("northwind", json!({"deletionPolicy": "Delete"}), json!({})),
+    )
+    .await;
+    h.wait_for(&partners, "northwind", WAIT, ready).await;
+    let tenants: Api<Tenant> = Api::all(h.client.clone());
+    h.apply(
+        &tenants,
+        "acme",
+        json!({
+            "apiVersion": "dezky.io/v1alpha1", "kind": "Tenant", "metadata": {"name": "acme"},
+            "spec": {"displayName": "Acme", "plan": "business", "seats": 5,
+                     "storageQuota": "1Gi", "mailboxQuota": "1Gi",
+                     "partnerRef": {"name": "northwind"}},
+        }),
+    )
+    .await;
+    let staff: Api<Member> = Api::namespaced(h.client.clone(), "partner-northwind");
+    h.apply(
+        &staff,
+        "desk",
+        json!({
+            "apiVersion": "dezky.io/v1alpha1", "kind": "Member",
+            "metadata": {"name": "desk", "namespace": "partner-northwind"},
+            "spec": {"email": "desk@northwind.test", "displayName": "Partner Desk"},
+        }),
+    )
+    .await;
+    h.wait_for(&partners, "northwind", WAIT, |p| {
+        p.status.as_ref().and_then(|s| s.tenants) == Some(1)
+    })
+    .await;
+
+    // Refused while both remain: the finalizer stays, Ready says what remains, the group stays.
+    partners
+        .delete("northwind", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let p = h
+        .wait_for(&partners, "northwind", WAIT, |p| {
+            reason_of(p, "Ready").as_deref() == Some("DeletionBlocked")
+        })
+        .await;
+    let message = condition_message(&p, "Ready");
+    assert!(message.contains("1 Tenant(s)"), "{message}");
+    assert!(message.contains("1 staff Member(s)"), "{message}");
+    let events = Api::<Event>::all(h.client.clone())
+        .list(&Default::default())
+        .await
+        .expect("events");
+    assert!(
+        events
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("DeletionBlocked")
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("northwind")),
+        "an Event says the deletion is blocked"
+    );
+    assert_eq!(
+        authentik_groups(&h.dump("authentik").await, "partner-northwind").len(),
+        1
+    );
+
+    // The tenant gone, the staff member still blocks it.
+    tenants
+        .delete("acme", &DeleteParams::default())
+        .await
+        .expect("delete tenant");
+    h.wait_gone(&tenants, "acme", WAIT).await;
+    let p = h
+        .wait_for(&partners, "northwind", WAIT, |p| {
+            !condition_message(p, "Ready").contains("Tenant")
+        })
+        .await;
+    assert_eq!(reason_of(&p, "Ready").as_deref(), Some("DeletionBlocked"));
+    assert!(condition_message(&p, "Ready").contains("1 staff Member(s)"));
+
+    // Both gone: the deletion proceeds (policy Delete removes the group).
+    staff
+        .delete("desk", &DeleteParams::default())
+        .await
+        .expect("delete member");
+    h.wait_gone(&partners, "northwind", WAIT).await;
+    assert!(authentik_groups(&h.dump("authentik").await, "partner-northwind").is_empty());
     h.stop_operator().await;
 }

@@ -680,30 +680,33 @@ async fn converging_a_tenant_is_idempotent_and_follows_its_spec() {
         .expect("resume");
     assert_eq!(resumed.steps, vec![BillingStep::ResumeCollection]);
 
-    // deletion with deletionPolicy Delete ends the subscription, keeps the customer
-    release(&client, &acme, Some(&status))
+    // deletion with deletionPolicy Delete ends the subscription and deletes the customer
+    let released = release(&client, &acme, Some(&status))
         .await
         .expect("release");
-    release(&client, &acme, Some(&status))
+    assert_eq!(released.cancelled, vec![first.subscription.id.clone()]);
+    assert_eq!(
+        released.deleted_customer.as_deref(),
+        Some(first.customer.id.as_str())
+    );
+    let twice = release(&client, &acme, Some(&status))
         .await
         .expect("releasing twice is success");
-    let customer = client
-        .find_customer(&acme)
-        .await
-        .expect("find")
-        .expect("customer kept");
+    assert_eq!(twice, Default::default(), "nothing left to release");
+    assert_eq!(client.find_customer(&acme).await.expect("find"), None);
     assert_eq!(
-        client
-            .find_subscription(&customer.id, &acme)
-            .await
-            .expect("find"),
+        client.get_customer(&first.customer.id).await.expect("get"),
         None
     );
-    // re-created later, it is billed again on the same customer
-    let back = converge(&client, &acme, Some(&status), &desired(2, false))
+    // re-created later (a new object, a new UID), it is billed again on a new customer
+    let acme_again = tenant("test", "acme", "uid-2");
+    let back = converge(&client, &acme_again, Some(&status), &desired(2, false))
         .await
         .expect("again");
-    assert_eq!(back.steps, vec![BillingStep::CreateSubscription]);
-    assert_eq!(back.customer.id, customer.id);
+    assert_eq!(
+        back.steps,
+        vec![BillingStep::CreateCustomer, BillingStep::CreateSubscription]
+    );
+    assert_ne!(back.customer.id, first.customer.id);
     assert_ne!(back.subscription.id, first.subscription.id);
 }

@@ -223,9 +223,22 @@ async fn tenant_converges_with_space_groups_and_shares_then_idles() {
             .map(|g| g["attributes"]["dezky.io/suspended"].clone())
     };
     assert_eq!(suspended(&h.dump("authentik").await), Some(json!(true)));
+    // ... and the project space is disabled while suspended, which FilesReady says.
+    let space_id = files.space_id.clone().expect("space id");
+    let trashed = |dump: &Value| {
+        drives(dump)
+            .into_iter()
+            .find(|d| d["id"].as_str() == Some(space_id.as_str()))
+            .map(|d| d["root"]["deleted"]["state"] == "trashed")
+    };
+    assert_eq!(trashed(&h.dump("ocis").await), Some(true));
+    let t = tenants.get("acme").await.expect("tenant");
+    assert_eq!(reason_of(&t, "FilesReady").as_deref(), Some("Suspended"));
     h.apply(&tenants, "acme", tenant("acme", json!({}))).await;
-    h.wait_for(&tenants, "acme", WAIT, ready).await;
+    let t = h.wait_for(&tenants, "acme", WAIT, ready).await;
     assert_eq!(suspended(&h.dump("authentik").await), Some(json!(false)));
+    assert_eq!(trashed(&h.dump("ocis").await), Some(false));
+    assert_eq!(reason_of(&t, "FilesReady").as_deref(), Some("Reconciled"));
 
     // A quota change reaches the space.
     h.apply(

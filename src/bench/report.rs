@@ -1,17 +1,32 @@
 //! The report of `dezky bench`: the lower bound of a cold converge and the table of figures.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use dezky_operator::config::Config;
 
 use super::{BenchArgs, ReadsWrites};
 
+/// One resync interval of a running operator over converged objects.
+pub(super) struct ResyncWindow {
+    /// How long the window lasted.
+    pub(super) secs: f64,
+    pub(super) requests: BTreeMap<String, ReadsWrites>,
+    /// Object changes devcluster committed in the window.
+    pub(super) kube_writes: u64,
+    /// Reconciles finished in the window.
+    pub(super) reconciles: u64,
+}
+
 /// The figures of one run.
 pub(super) struct Figures {
     pub(super) cold_secs: f64,
     pub(super) cold: BTreeMap<String, ReadsWrites>,
-    pub(super) resync: BTreeMap<String, ReadsWrites>,
-    pub(super) resync_counted: u64,
+    pub(super) resync: ResyncWindow,
+    pub(super) resync_interval: Duration,
+    pub(super) restart: BTreeMap<String, ReadsWrites>,
+    pub(super) restart_counted: u64,
+    pub(super) restart_kube_writes: u64,
     pub(super) rss_delta: i64,
     pub(super) body_bytes: u64,
 }
@@ -47,7 +62,7 @@ pub(super) fn print_report(args: &BenchArgs, config: &Config, objects: usize, f:
     );
     println!();
     println!(
-        "{:<10} {:>8} {:>8} {:>10} {:>10} {:>9} {:>9} {:>10} {:>10}",
+        "{:<10} {:>8} {:>8} {:>10} {:>10} {:>9} {:>9} {:>10} {:>10} {:>11}",
         "upstream",
         "reads",
         "writes",
@@ -56,11 +71,13 @@ pub(super) fn print_report(args: &BenchArgs, config: &Config, objects: usize, f:
         "limit/s",
         "inflight",
         "bound (s)",
-        "resync r/w"
+        "resync r/w",
+        "restart r/w"
     );
     for (name, limit) in limits {
         let cold = f.cold.get(name).copied().unwrap_or_default();
-        let resync = f.resync.get(name).copied().unwrap_or_default();
+        let resync = f.resync.requests.get(name).copied().unwrap_or_default();
+        let restart = f.restart.get(name).copied().unwrap_or_default();
         let b = lower_bound_secs(
             cold.total(),
             limit.requests_per_second,
@@ -69,7 +86,7 @@ pub(super) fn print_report(args: &BenchArgs, config: &Config, objects: usize, f:
         );
         bound = bound.max(b);
         println!(
-            "{name:<10} {:>8} {:>8} {:>10.2} {:>10.2} {:>9} {:>9} {:>10.2} {:>10}",
+            "{name:<10} {:>8} {:>8} {:>10.2} {:>10.2} {:>9} {:>9} {:>10.2} {:>10} {:>11}",
             cold.reads,
             cold.writes,
             per_object(cold.reads, objects),
@@ -77,13 +94,16 @@ pub(super) fn print_report(args: &BenchArgs, config: &Config, objects: usize, f:
             limit.requests_per_second,
             limit.max_in_flight,
             b,
-            format!("{}/{}", resync.reads, resync.writes)
+            format!("{}/{}", resync.reads, resync.writes),
+            format!("{}/{}", restart.reads, restart.writes)
         );
     }
     let cold_reads: u64 = f.cold.values().map(|c| c.reads).sum();
     let cold_writes: u64 = f.cold.values().map(|c| c.writes).sum();
-    let resync_reads: u64 = f.resync.values().map(|c| c.reads).sum();
-    let resync_writes: u64 = f.resync.values().map(|c| c.writes).sum();
+    let resync_reads: u64 = f.resync.requests.values().map(|c| c.reads).sum();
+    let resync_writes: u64 = f.resync.requests.values().map(|c| c.writes).sum();
+    let restart_reads: u64 = f.restart.values().map(|c| c.reads).sum();
+    let restart_writes: u64 = f.restart.values().map(|c| c.writes).sum();
     let memory = (f.rss_delta - f.body_bytes as i64).max(0) as f64 / objects.max(1) as f64;
     println!();
     println!("{:<44} value", "figure");
@@ -103,11 +123,29 @@ pub(super) fn print_report(args: &BenchArgs, config: &Config, objects: usize, f:
         per_object(cold_writes, objects)
     );
     println!(
-        "{:<44} {} ({resync_reads} reads, {resync_writes} writes; control API total {})",
+        "{:<44} {} ({resync_reads} reads = {:.2} per object, {resync_writes} upstream writes, {} Kubernetes writes; {} reconciles in {:.1} s, resync interval {} s)",
         "no-op resync requests",
         resync_reads + resync_writes,
-        f.resync_counted
+        per_object(resync_reads, objects),
+        f.resync.kube_writes,
+        f.resync.reconciles,
+        f.resync.secs,
+        f.resync_interval.as_secs()
     );
+    println!(
+        "{:<44} {} ({restart_reads} reads = {:.2} per object, {restart_writes} upstream writes, {} Kubernetes writes; control API total {})",
+        "no-op restart requests",
+        restart_reads + restart_writes,
+        per_object(restart_reads, objects),
+        f.restart_kube_writes,
+        f.restart_counted
+    );
+    if resync_writes + f.resync.kube_writes > 0 {
+        println!(
+            "WARNING: the no-op resync wrote {resync_writes} times upstream and {} times to Kubernetes; it should write nothing",
+            f.resync.kube_writes
+        );
+    }
     println!(
         "{:<44} {:.1} KiB (RSS delta {} KiB less {} KiB of recorded request bodies)",
         "operator memory per cached object",
@@ -118,8 +156,11 @@ pub(super) fn print_report(args: &BenchArgs, config: &Config, objects: usize, f:
     println!();
     println!(
         "How counted: reads are GET/HEAD/PROPFIND/REPORT requests and Stalwart JMAP POSTs with only */get, */query \
-         or */changes calls; writes are the rest (JMAP */set, */import, */copy). The no-op resync is a restart of \
-         the operator over the converged objects, counted until 2 s without requests. Cold-converge time includes \
+         or */changes calls; writes are the rest (JMAP */set, */import, */copy). The no-op resync is one resync interval (plus \
+         its 10 % jitter, and until every object was reconciled again) of a running operator over the converged \
+         objects, started after that operator's first pass; Kubernetes writes are object changes devcluster \
+         committed in it. The no-op restart is a new operator's first pass over them, counted until 2 s without \
+         requests. Cold-converge time includes \
          the DNS publishing a domain owner does (polled every second). The memory figure is this whole process's \
          RSS growth from the idle, started operator to the converged one (its caches, but also the simulators' and \
          devcluster's new state), so it is an upper bound."

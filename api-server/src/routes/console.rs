@@ -7,9 +7,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use dezky_crds::tenant::{BillingDetails, Plan};
-use dezky_crds::{MailDomain, Member, NameRef, Tenant, TenantSpec};
+use dezky_crds::{NameRef, Tenant, TenantSpec};
 use kube::ResourceExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -25,14 +25,6 @@ use crate::{AppState, Body};
 pub fn routes() -> Vec<Route> {
     let c = "console";
     vec![
-        route(
-            Method::GET,
-            "/api/v1/overview",
-            c,
-            "Platform overview KPIs",
-            None,
-            get(overview),
-        ),
         route(
             Method::GET,
             "/api/v1/tenants",
@@ -65,6 +57,17 @@ pub fn routes() -> Vec<Route> {
             body::<TenantPatch>(),
             patch(patch_tenant),
         ),
+        Route {
+            success: 204,
+            ..route(
+                Method::DELETE,
+                "/api/v1/tenants/{tenant}",
+                c,
+                "Delete a tenant (refused while members, mail domains or SSO apps remain)",
+                None,
+                delete(delete_tenant),
+            )
+        },
         route(
             Method::POST,
             "/api/v1/tenants/{tenant}/suspend",
@@ -89,14 +92,6 @@ pub fn routes() -> Vec<Route> {
             None,
             post(reconcile_tenant),
         ),
-        route(
-            Method::GET,
-            "/api/v1/tenants/{tenant}/audit",
-            c,
-            "A tenant's audit trail",
-            None,
-            get(tenant_audit),
-        ),
     ]
 }
 
@@ -105,6 +100,7 @@ pub fn routes() -> Vec<Route> {
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     /// The slug (DNS-1123 label, at most 40 characters).
+    #[schemars(length(min = 1, max = 40), regex(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     pub name: String,
     pub spec: TenantSpec,
 }
@@ -150,9 +146,12 @@ pub struct TenantSummary {
     /// Each upstream condition's status, e.g. `{"IdentityReady": "True"}`.
     pub upstreams: BTreeMap<String, String>,
     pub domains: usize,
+    /// The mail side, from the tenant's mail domains: `True` when every one is Ready, `False`
+    /// when one is not Ready=False, `Unknown` otherwise (none yet, or still being checked).
+    pub mail: String,
 }
 
-fn tenant_state(t: &Tenant) -> &'static str {
+pub(super) fn tenant_state(t: &Tenant) -> &'static str {
     if t.spec.suspended {
         return "suspended";
     }
@@ -180,10 +179,31 @@ pub fn summarize(cache: &Cache, t: &Tenant) -> TenantSummary {
         .filter(|c| c.type_ != "Ready")
         .map(|c| (c.type_.clone(), condition_of(conditions, &c.type_).0))
         .collect();
-    let domains = cache
+    let domain_states: Vec<String> = cache
         .tenant_namespace(&t.name_any())
-        .map(|ns| Cache::in_namespace(&cache.domains, &ns).len())
-        .unwrap_or(0);
+        .map(|ns| {
+            Cache::in_namespace(&cache.domains, &ns)
+                .iter()
+                .map(|d| {
+                    ready_of(
+                        d.status
+                            .as_ref()
+                            .map(|s| s.conditions.as_slice())
+                            .unwrap_or(&[]),
+                    )
+                    .0
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mail = if domain_states.iter().any(|s| s == "False") {
+        "False"
+    } else if !domain_states.is_empty() && domain_states.iter().all(|s| s == "True") {
+        "True"
+    } else {
+        "Unknown"
+    };
+    let domains = domain_states.len();
     TenantSummary {
         name: t.name_any(),
         display_name: t.spec.display_name.clone(),
@@ -197,6 +217,7 @@ pub fn summarize(cache: &Cache, t: &Tenant) -> TenantSummary {
         state: tenant_state(t),
         upstreams,
         domains,
+        mail: mail.to_owned(),
     }
 }
 
@@ -452,6 +473,66 @@ async fn resume_tenant(
     Ok(Json(to_json(&t)))
 }
 
+/// What still lives in a tenant's namespace, e.g. `["2 members", "1 mail domain"]`.
+pub fn dependents(cache: &Cache, tenant: &str) -> Vec<String> {
+    let Some(ns) = cache.tenant_namespace(tenant) else {
+        return Vec::new();
+    };
+    let counted = [
+        (
+            Cache::in_namespace(&cache.members, &ns).len(),
+            "member",
+            "members",
+        ),
+        (
+            Cache::in_namespace(&cache.domains, &ns).len(),
+            "mail domain",
+            "mail domains",
+        ),
+        (
+            Cache::in_namespace(&cache.ssoapps, &ns).len(),
+            "SSO app",
+            "SSO apps",
+        ),
+    ];
+    counted
+        .iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many }))
+        .collect()
+}
+
+async fn delete_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require_operator("delete tenants")?;
+    let current: Tenant = writes::get(&state.client, None, &tenant).await?;
+    let remaining = dependents(&state.cache, &tenant);
+    if !remaining.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "tenant {tenant} still has {}: remove them first, then delete the tenant",
+            remaining.join(", ")
+        )));
+    }
+    let actor = caller.actor("operator");
+    let partner = partner_of_tenant(&current);
+    writes::delete(
+        &state.client,
+        &current,
+        Audit {
+            actor: &actor,
+            reason: "TenantDeleted",
+            message: format!("tenant {tenant} deleted by {actor}"),
+            tenant: Some(&tenant),
+            partner: partner.as_deref(),
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn reconcile_tenant(
     State(state): State<AppState>,
     caller: Caller,
@@ -473,78 +554,4 @@ async fn reconcile_tenant(
     )
     .await?;
     Ok(Json(to_json(&t)))
-}
-
-async fn tenant_audit(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(tenant): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let Some(t) = state.cache.tenant(&tenant) else {
-        caller.require_operator("read audit trails")?;
-        return Err(ApiError::not_found("Tenant", tenant));
-    };
-    caller.require_tenant_reader(&t, "read this tenant's audit trail")?;
-    let entries = writes::audit_trail(&state.client, crate::cache::TENANT_LABEL, &tenant).await?;
-    let mut objects: Vec<Value> = Vec::new();
-    objects.push(json!({"kind": "Tenant", "name": tenant, "lastChangedBy": t.annotations().get(writes::LAST_CHANGED_BY)}));
-    if let Some(ns) = state.cache.tenant_namespace(&tenant) {
-        for m in Cache::in_namespace(&state.cache.members, &ns) {
-            objects.push(json!({"kind": "Member", "name": m.name_any(), "lastChangedBy": m.annotations().get(writes::LAST_CHANGED_BY)}));
-        }
-        for d in Cache::in_namespace(&state.cache.domains, &ns) {
-            objects.push(json!({"kind": "MailDomain", "name": d.name_any(), "lastChangedBy": d.annotations().get(writes::LAST_CHANGED_BY)}));
-        }
-    }
-    Ok(Json(json!({"items": entries, "objects": objects})))
-}
-
-async fn overview(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    caller.require_operator("read the platform overview")?;
-    let cache = &state.cache;
-    let tenants = cache.tenants.state();
-    let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut upstreams: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
-    let mut follow_up = Vec::new();
-    let (mut seats_sold, mut seats_used) = (0i64, 0i64);
-    for t in &tenants {
-        *by_state.entry(tenant_state(t)).or_default() += 1;
-        seats_sold += i64::from(t.spec.seats);
-        seats_used += i64::from(t.status.as_ref().and_then(|s| s.seats_used).unwrap_or(0));
-        let conditions = t
-            .status
-            .as_ref()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or(&[]);
-        for c in conditions.iter().filter(|c| c.type_ != "Ready") {
-            let status = condition_of(conditions, &c.type_).0;
-            *upstreams
-                .entry(c.type_.clone())
-                .or_default()
-                .entry(status)
-                .or_default() += 1;
-        }
-        let (ready, reason) = ready_of(conditions);
-        if ready == "False" {
-            follow_up.push(json!({"name": t.name_any(), "reason": reason}));
-        }
-    }
-    let domains_attention: Vec<Value> = cache
-        .domains
-        .state()
-        .iter()
-        .filter(|d| ready_of(d.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or(&[])).0 != "True")
-        .map(|d| json!({"namespace": d.namespace(), "domain": d.spec.domain, "tenant": d.namespace().and_then(|ns| cache.tenant_of_namespace(&ns))}))
-        .collect();
-    let members: Vec<std::sync::Arc<Member>> = cache.members.state();
-    let domains: Vec<std::sync::Arc<MailDomain>> = cache.domains.state();
-    Ok(Json(json!({
-        "tenants": {"total": tenants.len(), "byState": by_state},
-        "partners": cache.partners.state().len(),
-        "members": members.len(),
-        "seats": {"sold": seats_sold, "used": seats_used},
-        "domains": {"total": domains.len(), "needingAttention": domains_attention},
-        "upstreams": upstreams,
-        "followUp": follow_up,
-    })))
 }

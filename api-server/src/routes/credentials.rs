@@ -94,22 +94,51 @@ pub async fn reveal_once(
     }
 }
 
-/// The one-time password of a member, shown once.
+/// Where a member belongs, for the audit trail of showing its password.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    Tenant(&'a str),
+    Partner(&'a str),
+}
+
+/// Whether the member's latest password request (`credentialsRotation`) has been acted on, so
+/// the Secret holds the password it asked for (not an earlier one).
+pub fn rotation_observed(m: &Member) -> bool {
+    match &m.spec.credentials_rotation {
+        None => true,
+        Some(wanted) => {
+            m.status
+                .as_ref()
+                .and_then(|s| s.observed_credentials_rotation.as_ref())
+                == Some(wanted)
+        }
+    }
+}
+
+/// The one-time password of a member, shown once. While a new password is requested but not
+/// yet issued, 409: the Secret still holds the previous one, which must not be shown instead.
 pub async fn member_password_once(
     state: &AppState,
-    tenant: &str,
+    scope: Scope<'_>,
     m: &Member,
     actor: &str,
 ) -> ApiResult<Value> {
     let ns = m.namespace().unwrap_or_default();
+    let not_yet =
+        || ApiError::NotReady("the one-time password is not issued yet; try again shortly".into());
     let secret = m
         .status
         .as_ref()
         .and_then(|s| s.credentials_secret_ref.as_ref())
-        .ok_or_else(|| {
-            ApiError::NotReady("the one-time password is not issued yet; try again shortly".into())
-        })?;
+        .ok_or_else(not_yet)?;
+    if !rotation_observed(m) {
+        return Err(not_yet());
+    }
     let values = reveal_once(state, &ns, &secret.name, &["password", "username"]).await?;
+    let (tenant, partner) = match scope {
+        Scope::Tenant(t) => (Some(t), None),
+        Scope::Partner(p) => (None, Some(p)),
+    };
     writes::record(
         &state.client,
         m,
@@ -120,8 +149,8 @@ pub async fn member_password_once(
                 "the one-time password of member {} was shown to {actor}",
                 m.name_any()
             ),
-            tenant: Some(tenant),
-            partner: None,
+            tenant,
+            partner,
         },
     )
     .await;
@@ -142,5 +171,20 @@ mod tests {
         let b = BTreeMap::from([("password".to_string(), "b".to_string())]);
         assert_ne!(fingerprint(&a), fingerprint(&b));
         assert_eq!(fingerprint(&a).len(), 24);
+    }
+
+    #[test]
+    fn a_requested_password_waits_for_the_operator() {
+        let mut m: Member = serde_json::from_value(json!({
+            "metadata": {"name": "kim", "namespace": "tenant-acme"},
+            "spec": {"email": "kim@acme.test", "displayName": "Kim"}}))
+        .expect("member");
+        assert!(rotation_observed(&m));
+        m.spec.credentials_rotation = Some("2".into());
+        assert!(!rotation_observed(&m));
+        m.status = serde_json::from_value(json!({"observedCredentialsRotation": "1"})).ok();
+        assert!(!rotation_observed(&m));
+        m.status = serde_json::from_value(json!({"observedCredentialsRotation": "2"})).ok();
+        assert!(rotation_observed(&m));
     }
 }

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use dezky_crds::Member;
 use serde_json::{Value, json};
 
-use super::credentials::member_password_once;
+use super::credentials::{Scope, member_password_once};
 use super::members::{change_member, member_view};
 use super::{Route, fresh_value, route};
 use crate::authz::{Caller, SelfRef};
@@ -137,6 +137,6 @@ async fn own_credentials(
     let r = own(&caller, &tenant)?;
     let m: Member = writes::get(&state.client, Some(&r.namespace), &r.name).await?;
     Ok(Json(
-        member_password_once(&state, &tenant, &m, &caller.actor("member")).await?,
+        member_password_once(&state, Scope::Tenant(&tenant), &m, &caller.actor("member")).await?,
     ))
 }

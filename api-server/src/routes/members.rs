@@ -17,7 +17,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::credentials::member_password_once;
+use super::credentials::{Scope, member_password_once, rotation_observed};
 use super::{Route, body, fresh_value, ready_of, route, slug, to_json};
 use crate::authz::{Caller, tenant_for_admin};
 use crate::cache::Cache;
@@ -155,14 +155,18 @@ pub fn member_view(m: &Member) -> Value {
         .map(|s| s.conditions.as_slice())
         .unwrap_or(&[]);
     let (ready, reason) = ready_of(conditions);
-    let credentials_ready = m
-        .status
-        .as_ref()
-        .is_some_and(|s| s.credentials_secret_ref.is_some());
+    let status = m.status.as_ref();
+    // the Secret holds the password the latest request asked for
+    let credentials_ready =
+        status.is_some_and(|s| s.credentials_secret_ref.is_some()) && rotation_observed(m);
+    let sign_out_pending = m.spec.sessions_revocation.is_some()
+        && status.and_then(|s| s.observed_sessions_revocation.as_ref())
+            != m.spec.sessions_revocation.as_ref();
     json!({
         "name": m.name_any(), "email": m.spec.email, "displayName": m.spec.display_name,
         "role": m.spec.role, "suspended": m.spec.suspended, "ready": ready, "reason": reason,
-        "credentialsAvailable": credentials_ready, "member": to_json(m),
+        "credentialsAvailable": credentials_ready, "passwordPending": !rotation_observed(m),
+        "signOutPending": sign_out_pending, "member": to_json(m),
     })
 }
 
@@ -349,7 +353,7 @@ async fn member_credentials(
     let ns = namespace_of(&state, &tenant)?;
     let m: Member = writes::get(&state.client, Some(&ns), &member).await?;
     Ok(Json(
-        member_password_once(&state, &tenant, &m, &caller.actor(role)).await?,
+        member_password_once(&state, Scope::Tenant(&tenant), &m, &caller.actor(role)).await?,
     ))
 }
 
@@ -457,7 +461,7 @@ async fn list_removed(
     caller: Caller,
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    tenant_for_admin(
+    let (t, _) = tenant_for_admin(
         &caller,
         &state.cache,
         &tenant,
@@ -480,7 +484,12 @@ async fn list_removed(
             (purge_after > now).then(|| json!({"name": d.get("member"), "email": spec.email, "removedAt": d.get("removedAt"), "purgeAfter": purge_after, "removedBy": cm.annotations().get(writes::LAST_CHANGED_BY)}))
         })
         .collect();
-    Ok(Json(json!({"items": items})))
+    let retention = &t.spec.retention.deleted_members;
+    Ok(Json(json!({
+        "items": items,
+        "retention": retention,
+        "retentionSeconds": parse_duration(retention).unwrap_or(168 * 3600),
+    })))
 }
 
 async fn restore_member(

@@ -1,7 +1,10 @@
 //! The route table: every route with its method, path, summary and body schema, from which both
 //! the axum router and the OpenAPI document are built, so the two cannot drift apart.
 
+mod billing;
 mod console;
+mod console_directory;
+mod console_insights;
 mod console_partners;
 mod credentials;
 mod domains;
@@ -84,10 +87,13 @@ pub fn routes() -> Vec<Route> {
     all.extend(me::routes());
     all.extend(console::routes());
     all.extend(console_partners::routes());
+    all.extend(console_directory::routes());
+    all.extend(console_insights::routes());
     all.extend(partners::routes());
     all.extend(members::routes());
     all.extend(domains::routes());
     all.extend(stream::routes());
+    all.extend(billing::routes());
     all
 }
 
@@ -108,9 +114,15 @@ pub fn router(state: AppState) -> Router {
     }
     let metrics = state.metrics.clone();
     router
+        .route_layer(axum::middleware::from_fn(
+            crate::openapi::enforce_path_params,
+        ))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::from_fn(
+            crate::problem::plain_errors_as_problems,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             crate::metrics::track,

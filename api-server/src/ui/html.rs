@@ -1,5 +1,6 @@
 //! HTML building blocks: escaping (every dynamic value goes through [`esc`]), the page chrome
-//! (sidebar, top bar, theme switch, sign-out) and small components (condition badges, dots).
+//! (sidebar, top bar, theme switch, the console's search palette, sign-out) and small components
+//! (condition badges, dots, tabs, form fields).
 
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -136,23 +137,126 @@ pub fn page(title: &str, chrome: &Chrome<'_>, content: &str) -> Response {
         }
         nav.push_str("</ul>");
     }
+    let (palette_button, palette) = if chrome.area == "Console" {
+        (PALETTE_BUTTON, PALETTE)
+    } else {
+        ("", "")
+    };
     let body = format!(
         "<header class=\"topbar\">\
            <button type=\"button\" class=\"ghost\" id=\"nav-toggle\" aria-controls=\"sidebar\" aria-expanded=\"true\">☰<span class=\"sr\"> Menu</span></button>\
            <a class=\"brand\" href=\"/ui/\">Dezky <span class=\"area\">{area}</span></a>\
            <span class=\"badge env env-{env}\" title=\"Environment\">{env}</span>\
-           <span class=\"spacer\"></span>\
+           <span class=\"spacer\"></span>{palette_button}\
            <span class=\"user\" title=\"Signed in\">{user}</span>{theme}\
            <form method=\"post\" action=\"/ui/logout\"><button type=\"submit\" class=\"ghost\">Sign out</button></form>\
          </header>\
          <div class=\"layout\"><nav id=\"sidebar\" class=\"sidebar\" aria-label=\"Sections\">{nav}</nav>\
-         <main id=\"main\" class=\"content\">{content}</main></div>",
+         <main id=\"main\" class=\"content\">{content}</main></div>{palette}",
         area = esc(chrome.area),
         env = esc(chrome.environment),
         user = esc(chrome.user),
         theme = theme_button(),
     );
     document(title, "app", &body)
+}
+
+/// The console's search-and-jump button in the top bar.
+const PALETTE_BUTTON: &str = "<button type=\"button\" class=\"palette-open\" id=\"palette-open\" \
+     aria-haspopup=\"dialog\" aria-controls=\"palette\" aria-keyshortcuts=\"Control+K Meta+K\">\
+     Search and jump <kbd>Ctrl K</kbd></button>";
+
+/// The console's search-and-jump palette (a modal dialog with a combobox over a listbox; the
+/// script fills it from `/ui/console/search`).
+const PALETTE: &str = "<dialog id=\"palette\" class=\"palette\" aria-label=\"Search and jump\">\
+     <form method=\"get\" action=\"/ui/console/tenants\" role=\"search\">\
+     <label for=\"palette-input\" class=\"sr\">Search tenants, partners, members and pages</label>\
+     <input id=\"palette-input\" name=\"q\" type=\"search\" autocomplete=\"off\" role=\"combobox\" \
+       aria-expanded=\"false\" aria-controls=\"palette-list\" aria-autocomplete=\"list\" \
+       placeholder=\"Tenants, partners, members, pages…\"></form>\
+     <ul id=\"palette-list\" role=\"listbox\" aria-label=\"Results\"></ul>\
+     <p class=\"muted palette-help\" id=\"palette-status\" aria-live=\"polite\">Type to search. ↑ ↓ to choose, Enter to open, Esc to close.</p>\
+     </dialog>";
+
+/// The console's sidebar: the sections of UI.md that exist as pages (the others are not linked).
+pub fn console_sections(current: &str) -> Vec<(&'static str, Vec<NavItem>)> {
+    vec![
+        (
+            "Overview",
+            vec![NavItem::new(
+                "/ui/console",
+                "Overview",
+                current == "overview",
+            )],
+        ),
+        (
+            "Customers",
+            vec![
+                NavItem::new("/ui/console/tenants", "Tenants", current == "tenants"),
+                NavItem::new("/ui/console/partners", "Partners", current == "partners"),
+                NavItem::new("/ui/console/users", "Users", current == "users"),
+                NavItem::new("/ui/console/invoices", "Invoices", current == "invoices"),
+            ],
+        ),
+    ]
+}
+
+/// A row of tabs (links, one marked current).
+pub fn tabs(label: &str, items: &[(String, &str, bool)]) -> String {
+    let mut html = format!("<nav class=\"tabs\" aria-label=\"{}\"><ul>", esc(label));
+    for (href, text, current) in items {
+        let attr = if *current {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
+        html.push_str(&format!(
+            "<li><a href=\"{}\"{attr}>{}</a></li>",
+            esc(href),
+            esc(text)
+        ));
+    }
+    html.push_str("</ul></nav>");
+    html
+}
+
+/// A labelled form field with its hint and, when refused, its error (which names the field).
+pub struct Field<'a> {
+    pub id: &'a str,
+    pub label: &'a str,
+    pub kind: &'a str,
+    pub value: &'a str,
+    pub hint: &'a str,
+    pub error: Option<&'a str>,
+    pub required: bool,
+}
+
+impl Field<'_> {
+    pub fn render(&self) -> String {
+        let id = esc(self.id);
+        let described = if self.error.is_some() {
+            format!(" aria-invalid=\"true\" aria-describedby=\"{id}-hint {id}-error\"")
+        } else {
+            format!(" aria-describedby=\"{id}-hint\"")
+        };
+        let required = if self.required { " required" } else { "" };
+        format!(
+            "<div class=\"field\"><label for=\"{id}\">{}</label>\
+             <input id=\"{id}\" name=\"{id}\" type=\"{}\" value=\"{}\"{required}{described}>\
+             <small id=\"{id}-hint\" class=\"muted\">{}</small>{}</div>",
+            esc(self.label),
+            esc(self.kind),
+            esc(self.value),
+            esc(self.hint),
+            self.error
+                .map(|e| format!(
+                    "<p class=\"field-error\" id=\"{id}-error\" role=\"alert\">{}: {}</p>",
+                    esc(self.label),
+                    esc(e)
+                ))
+                .unwrap_or_default()
+        )
+    }
 }
 
 /// A condition status as a badge (`True` → Ready, `False` → failing, else pending).
@@ -196,6 +300,31 @@ mod tests {
         );
         assert_eq!(field(&serde_json::json!({"n": "<b>"}), "n"), "&lt;b&gt;");
         assert_eq!(query_value("a b&c"), "a%20b%26c");
+    }
+
+    #[test]
+    fn fields_name_themselves_in_their_errors() {
+        let f = Field {
+            id: "domain",
+            label: "Web domain",
+            kind: "text",
+            value: "\"><x>",
+            hint: "e.g. northwind.test",
+            error: Some("enter a domain"),
+            required: true,
+        }
+        .render();
+        assert!(f.contains("Web domain: enter a domain"), "{f}");
+        assert!(f.contains("aria-invalid=\"true\""));
+        assert!(!f.contains("<x>"));
+        let t = tabs(
+            "Tenant",
+            &[("/a".into(), "A", true), ("/b".into(), "B", false)],
+        );
+        assert!(t.contains("href=\"/a\" aria-current=\"page\""));
+        assert!(!t.contains("href=\"/b\" aria-current"));
+        let nav = console_sections("partners");
+        assert!(nav[1].1.iter().any(|i| i.label == "Partners" && i.current));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! in-process, with the signed-in user's own token, so the UI has exactly the API's permissions.
 
 mod api;
+mod billing;
 mod console;
 mod html;
 mod portal;
@@ -104,24 +105,9 @@ pub fn router(state: AppState) -> Router {
         .route("/ui/login/{audience}", get(session::login))
         .route("/ui/callback", get(session::callback))
         .route("/ui/logout", post(session::logout))
-        .route("/ui/console", get(console::overview))
-        .route("/ui/console/tenants", get(console::tenants))
-        .route("/ui/console/tenants/{tenant}", get(console::tenant))
-        .route("/ui/portal", get(portal::home))
-        .route(
-            "/ui/t/{tenant}/members",
-            get(portal::members).post(portal::create_member),
-        )
-        .route("/ui/t/{tenant}/members/rows", get(portal::member_rows))
-        .route("/ui/t/{tenant}/events", get(portal::events))
-        .route(
-            "/ui/t/{tenant}/members/{member}/credentials",
-            post(portal::credentials),
-        )
-        .route(
-            "/ui/t/{tenant}/members/{member}/{action}",
-            get(portal::confirm).post(portal::act),
-        )
+        .merge(console::router())
+        .merge(portal::router())
+        .merge(billing::router())
         .with_state(ui)
 }
 

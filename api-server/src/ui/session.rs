@@ -12,7 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::UiError;
-use super::api::{SESSION_COOKIE, Session, UiState, audience_name, cookie, seg};
+use super::api::{SESSION_COOKIE, Session, UiState, audience_name, cookie};
 use super::html::{self, Chrome, NavItem, esc};
 
 /// The short-lived cookie that carries the login's state and PKCE verifier to the callback.
@@ -313,46 +313,7 @@ impl Me {
             area: "Console",
             environment: environment(ui),
             user: self.display(),
-            sections: vec![
-                (
-                    "Overview",
-                    vec![NavItem::new(
-                        "/ui/console",
-                        "Overview",
-                        current == "overview",
-                    )],
-                ),
-                (
-                    "Customers",
-                    vec![NavItem::new(
-                        "/ui/console/tenants",
-                        "Tenants",
-                        current == "tenants",
-                    )],
-                ),
-            ],
-        }
-    }
-
-    /// The chrome of a portal page.
-    pub fn portal_chrome(&self, ui: &UiState, current_tenant: Option<&str>) -> ChromeOwned {
-        let items = self
-            .admin_of()
-            .into_iter()
-            .map(|t| {
-                let current = current_tenant == Some(t.as_str());
-                NavItem::new(
-                    format!("/ui/t/{}/members", seg(&t)),
-                    format!("{t}: members"),
-                    current,
-                )
-            })
-            .collect();
-        ChromeOwned {
-            area: "Portal",
-            environment: environment(ui),
-            user: self.display(),
-            sections: vec![("Your workspaces", items)],
+            sections: html::console_sections(current),
         }
     }
 }

@@ -14,6 +14,7 @@
 pub mod events;
 pub mod replay;
 pub mod signature;
+pub mod tenant_status;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -139,6 +140,18 @@ impl WebhookState {
             apply,
         }))
     }
+}
+
+/// The endpoint of the api-server: `secret` from its billing settings, updates written to tenant
+/// status through the Kubernetes API ([`tenant_status::apply`]).
+pub fn for_cluster(
+    secret: WebhookSecret,
+    client: kube::Client,
+    cache: crate::cache::Cache,
+) -> WebhookState {
+    WebhookState::new(WebhookConfig::new(secret), move |update| {
+        tenant_status::apply(client.clone(), cache.clone(), update)
+    })
 }
 
 /// The `/webhooks/stripe` router, state applied: merge it into the server's router.

@@ -4,6 +4,7 @@
 mod authn;
 mod common;
 mod console;
+mod console_platform;
 mod fixtures;
 mod matrix;
 mod portal;

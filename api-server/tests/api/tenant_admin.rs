@@ -108,7 +108,12 @@ async fn a_tenant_admin_manages_members_and_sees_the_password_once() {
     assert!(m["member"]["spec"]["sessionsRevocation"].is_string(), "{m}");
     assert_eq!(m["member"]["spec"]["credentialsRotation"], json!(rotation));
 
-    // a new password (the operator rotated it) is shown once again
+    // while the operator has not acted on the request, the old password is not shown as new
+    let (s, early) = env
+        .get("/api/v1/tenants/acme/members/kim/credentials", &p.ann)
+        .await;
+    assert_eq!(s, 409, "{early}");
+    // a new password (the operator rotated it and recorded the request) is shown once again
     let api: Api<Secret> = Api::namespaced(env.client.clone(), "tenant-acme");
     api.patch(
         "member-kim-credentials",
@@ -117,6 +122,13 @@ async fn a_tenant_admin_manages_members_and_sees_the_password_once() {
     )
     .await
     .expect("rotated");
+    env.set_status(
+        "members",
+        Some("tenant-acme"),
+        "kim",
+        json!({"observedCredentialsRotation": rotation}),
+    )
+    .await;
     let (s, again) = env
         .get("/api/v1/tenants/acme/members/kim/credentials", &p.ann)
         .await;

@@ -6,5 +6,8 @@
 //! `/usr/bin/chromedriver` (`scripts/install-browser`).
 
 mod browser;
+mod console_pages;
 mod platform;
+mod portal;
+mod portal_kit;
 mod signin;

@@ -28,6 +28,7 @@ upstreams:
     url: {{ $up.stripe.url | quote }}
     rateLimit:
       {{- toYaml $up.stripe.rateLimit | nindent 6 }}
+    trialDays: {{ int $up.stripe.trialDays }}
 dns:
   resolvers: {{ toJson .Values.dns.resolvers }}
 plans:

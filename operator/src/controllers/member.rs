@@ -420,7 +420,9 @@ async fn apply(
             display_name: Some(obj.spec.display_name.clone()),
             quota_bytes: quota.as_deref().and_then(plan::quantity_bytes),
             aliases,
-            suspended: !active,
+            // a mailbox turned off (`mailbox.enabled: false`) is disabled like a suspended one:
+            // login and delivery refused, its mail and password kept for when it is turned on
+            suspended: !active || !obj.spec.mailbox.enabled,
         }),
         _ => None,
     };
@@ -473,7 +475,8 @@ async fn apply(
             }
         }
     }
-    if let (Some(spec), true) = (&observed.mailbox_spec, facts.mailbox_wanted) {
+    // a tenant member's mailbox is observed even when turned off, to disable one that exists
+    if let (Some(spec), false) = (&observed.mailbox_spec, is_partner) {
         facts.mailbox = match ctx
             .mail
             .find_mailbox(&spec.local_part, &spec.domain_id)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use dezky_crds::condition::{reasons, types};
 use dezky_crds::partner::GroupIdentity;
-use dezky_crds::{DeletionPolicy, LABEL_PARTNER, Partner, Tenant};
+use dezky_crds::{DeletionPolicy, LABEL_PARTNER, Member, Partner, Tenant};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use kube::ResourceExt;
@@ -458,7 +458,82 @@ async fn apply(partner: Arc<Partner>, ctx: Arc<Context>) -> Result<Action, Recon
     }
 }
 
+/// What still depends on the partner: its customers' Tenants and its staff Members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dependents {
+    /// Tenants whose `spec.partnerRef` names the partner.
+    pub tenants: i32,
+    /// Members in the partner namespace (partner staff).
+    pub staff: usize,
+}
+
+impl Dependents {
+    /// What remains, for a condition message; `None` when nothing does.
+    pub fn describe(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.tenants > 0 {
+            parts.push(format!("{} Tenant(s) with spec.partnerRef", self.tenants));
+        }
+        if self.staff > 0 {
+            parts.push(format!("{} staff Member(s)", self.staff));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
+async fn dependents(ctx: &Context, partner: &Partner) -> Result<Dependents, ReconcileError> {
+    let name = partner.name_any();
+    let tenants = count_tenants(ctx, &name).await?;
+    let staff = Api::<Member>::namespaced(ctx.client.clone(), &partner_resource_name(&name))
+        .list(&ListParams::default())
+        .await
+        .map_err(|source| ReconcileError::Kube {
+            action: "list the partner's staff Members",
+            source,
+        })?
+        .items
+        .len();
+    Ok(Dependents { tenants, staff })
+}
+
+/// Refuses the deletion while Tenants or staff Members remain: `Ready=False, DeletionBlocked`
+/// names them (and an Event, when that changes), and the finalizer stays.
+async fn refuse_while_dependents(ctx: &Context, partner: &Partner) -> Result<(), ReconcileError> {
+    let remaining = dependents(ctx, partner).await?;
+    let Some(what) = remaining.describe() else {
+        return Ok(());
+    };
+    let generation = partner.metadata.generation;
+    let mut status = partner.status.clone().unwrap_or_default();
+    status.observed_generation = generation;
+    status.tenants = Some(remaining.tenants);
+    let message = format!("deletion waits until these are deleted: {what}");
+    let blocked = Verdict::failed(types::READY, reasons::DELETION_BLOCKED, message.clone());
+    settle_conditions(
+        &mut status.conditions,
+        vec![],
+        &REQUIRED,
+        Some(blocked),
+        None,
+        generation,
+    );
+    if write_status(ctx, &field_manager(NAME), partner, &status).await? {
+        ctx.event(
+            partner,
+            EventType::Warning,
+            reasons::DELETION_BLOCKED,
+            "Delete",
+            message,
+        )
+        .await;
+    }
+    Err(ReconcileError::Waiting(format!(
+        "partner deletion blocked: {what} remain"
+    )))
+}
+
 async fn cleanup(partner: Arc<Partner>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    refuse_while_dependents(&ctx, &partner).await?;
     if partner.spec.deletion_policy == DeletionPolicy::Orphan {
         return Ok(Action::await_change());
     }
@@ -491,10 +566,12 @@ async fn cleanup(partner: Arc<Partner>, ctx: Arc<Context>) -> Result<Action, Rec
     Ok(Action::await_change())
 }
 
-/// The Partner controller; re-reconciles a partner when a Tenant naming it changes.
+/// The Partner controller; re-reconciles a partner when a Tenant naming it, or a Member in its
+/// namespace (staff), changes.
 pub fn controller(ctx: Arc<Context>) -> BoxFuture<'static, ()> {
     let partners: Api<Partner> = Api::all(ctx.client.clone());
     let tenants: Api<Tenant> = Api::all(ctx.client.clone());
+    let members: Api<Member> = Api::all(ctx.client.clone());
     let stream = Controller::new(partners, watcher::Config::default())
         .with_config(controller_config(&ctx))
         .watches(tenants, watcher::Config::default(), |tenant: Tenant| {
@@ -502,6 +579,14 @@ pub fn controller(ctx: Arc<Context>) -> BoxFuture<'static, ()> {
                 .spec
                 .partner_ref
                 .map(|r| ObjectRef::<Partner>::new(&r.name))
+        })
+        .watches(members, watcher::Config::default(), |member: Member| {
+            member
+                .metadata
+                .namespace
+                .as_deref()
+                .and_then(|ns| ns.strip_prefix("partner-"))
+                .map(ObjectRef::<Partner>::new)
         })
         .graceful_shutdown_on(ctx.shutdown_signal())
         .run(

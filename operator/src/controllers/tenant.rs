@@ -4,7 +4,10 @@
 //! shared with OCIS groups named like those role groups, `status.seatsUsed`, suspend/resume
 //! (recorded on the tenant group; Members read `spec.suspended` themselves), deletion refused
 //! while Members, MailDomains or SsoApps remain, `deletionPolicy`, and the purge of retired
-//! members' data after `retention.deletedMembers` (see `tenant/deletion.rs`).
+//! members' data after `retention.deletedMembers` (see `tenant/deletion.rs`). Suspension also
+//! disables the project space (resume restores it). With billing enabled, the Stripe customer and
+//! per-seat subscription (`tenant/billing.rs`) are a part of their own: `BillingReady`,
+//! `status.billing`; with billing off there is no such condition and `Ready` does not wait for it.
 //!
 //! Pipeline: read → observe ([`observe`]) → [`plan()`] (pure, `tenant/plan.rs`) → apply →
 //! status. A pass that creates something observes again (at most three rounds), so one pass
@@ -33,6 +36,7 @@ use crate::runtime::{
 use crate::upstream::authentik::{GroupObs, IdentityClient, Observed};
 use crate::upstream::ocis::{FilesClient, SpaceRole};
 
+mod billing;
 mod deletion;
 pub mod plan;
 
@@ -43,12 +47,18 @@ use deletion::{cleanup, dependents, purge_retired_members};
 /// The controller's name (metrics label; field manager `dezky-tenant`).
 pub const NAME: &str = "tenant";
 
-/// The parts `Ready` summarizes (no BillingReady until billing lands).
-const REQUIRED: [&str; 3] = [
-    types::NAMESPACE_READY,
-    types::IDENTITY_READY,
-    types::FILES_READY,
-];
+/// The parts `Ready` summarizes: BillingReady only when billing is enabled.
+fn required(ctx: &Context) -> Vec<&'static str> {
+    let mut parts = vec![
+        types::NAMESPACE_READY,
+        types::IDENTITY_READY,
+        types::FILES_READY,
+    ];
+    if ctx.billing.is_some() {
+        parts.push(types::BILLING_READY);
+    }
+    parts
+}
 
 /// How many observe → plan → apply rounds one pass may take.
 const ROUNDS: usize = 3;
@@ -275,6 +285,19 @@ async fn apply_step(
                 .await;
             }
         }
+        Step::DisableSpace => {
+            if let Found::Ours(current) = &observed.space {
+                ctx.files.disable_space(&current.id).await?;
+                ctx.event(
+                    tenant,
+                    normal,
+                    "SpaceDisabled",
+                    "Update",
+                    "disabled the project space while the tenant is suspended",
+                )
+                .await;
+            }
+        }
         Step::CreateFilesGroup { role, adopt } => {
             let group_name = file_role_group_name(&name, *role);
             ctx.files
@@ -335,13 +358,14 @@ async fn apply_step(
 async fn apply(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     let generation = tenant.metadata.generation;
     let manager = field_manager(NAME);
+    let required = required(&ctx);
     let mut status = tenant.status.clone().unwrap_or_default();
     status.observed_generation = generation;
     if status.conditions.is_empty() {
         settle_conditions(
             &mut status.conditions,
             vec![],
-            &REQUIRED,
+            &required,
             None,
             None,
             generation,
@@ -370,6 +394,25 @@ async fn apply(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Reconci
         Ok::<_, ReconcileError>((observed, current, seats, desired))
     }
     .await;
+    // Billing is its own part: it runs whatever the other upstreams did.
+    let billing = billing::reconcile_billing(&ctx, &tenant).await;
+    let mut billing_failure = None;
+    let mut billing_stalled = None;
+    let mut billing_verdict = Vec::new();
+    match billing {
+        Some(pass) => {
+            if pass.status.is_some() {
+                status.billing = pass.status;
+            }
+            billing_verdict.push(pass.verdict);
+            billing_stalled = pass.stalled;
+            billing_failure = pass.failure;
+        }
+        None => {
+            // billing is off: no condition at all, rather than a stale or faked one
+            crate::conditions::remove(&mut status.conditions, types::BILLING_READY);
+        }
+    }
     match result {
         Ok((observed, plan, seats, desired)) => {
             status.namespace =
@@ -390,15 +433,20 @@ async fn apply(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Reconci
                 }),
                 _ => None,
             };
+            let mut verdicts = plan.verdicts;
+            verdicts.extend(billing_verdict);
             settle_conditions(
                 &mut status.conditions,
-                plan.verdicts,
-                &REQUIRED,
+                verdicts,
+                &required,
                 None,
-                None,
+                billing_stalled,
                 generation,
             );
             write_status(&ctx, &manager, tenant.as_ref(), &status).await?;
+            if let Some(failure) = billing_failure {
+                return Err(failure);
+            }
             if Context::is_paused(tenant.as_ref()) {
                 return Ok(ctx.resync());
             }
@@ -417,12 +465,14 @@ async fn apply(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Reconci
                 _ if matches!(error, ReconcileError::Invalid(_)) => types::FILES_READY,
                 _ => types::NAMESPACE_READY,
             };
+            let mut verdicts = vec![error.verdict(part)];
+            verdicts.extend(billing_verdict);
             settle_conditions(
                 &mut status.conditions,
-                vec![error.verdict(part)],
-                &REQUIRED,
+                verdicts,
+                &required,
                 None,
-                error.stalled(),
+                error.stalled().or(billing_stalled),
                 generation,
             );
             write_status(&ctx, &manager, tenant.as_ref(), &status).await?;

@@ -29,7 +29,9 @@ use crate::upstream::dns::HickoryDnsChecker;
 use crate::upstream::http::{Auth, UpstreamHttp, UpstreamLimits};
 use crate::upstream::marker::Marker;
 use crate::upstream::ocis::OcisClient;
+use crate::upstream::snapshot::SnapshotSettings;
 use crate::upstream::stalwart::StalwartClient;
+use crate::upstream::stripe::StripeClient;
 
 /// How long one DNS query may take before the check counts as failed.
 const DNS_TIMEOUT: Duration = Duration::from_secs(3);
@@ -72,6 +74,8 @@ pub struct Context {
     pub files: OcisClient,
     /// The DNS resolver checks go through.
     pub dns: HickoryDnsChecker,
+    /// Stripe (customers, subscriptions), only when billing is enabled in the configuration.
+    pub billing: Option<StripeClient>,
     /// Upstream deletions per minute, all controllers together.
     pub breaker: DeletionBreaker,
     /// Failures per object key (`Kind/namespace/name`), for exponential backoff.
@@ -91,10 +95,12 @@ impl std::fmt::Debug for Context {
     }
 }
 
-fn limits(rate: RateLimit) -> UpstreamLimits {
+fn limits(rate: RateLimit, resync: Duration) -> UpstreamLimits {
     UpstreamLimits {
         requests_per_second: rate.requests_per_second,
         max_in_flight: rate.max_in_flight,
+        // upstream snapshots reload twice per object resync, so drift is seen within one
+        snapshots: SnapshotSettings::for_object_resync(resync),
         ..UpstreamLimits::default()
     }
 }
@@ -141,7 +147,10 @@ impl Context {
         let identity = AuthentikClient::new(
             &parse_url("authentik", &upstreams.authentik.url)?,
             credentials.authentik_token.clone(),
-            limits(upstreams.authentik.rate_limit),
+            limits(
+                upstreams.authentik.rate_limit,
+                config.operator.resync_interval,
+            ),
             metrics.upstream.clone(),
         )
         .map_err(setup("the Authentik client"))?;
@@ -152,7 +161,10 @@ impl Context {
                 username: credentials.stalwart_username.clone(),
                 password: credentials.stalwart_password.clone(),
             },
-            limits(upstreams.stalwart.rate_limit),
+            limits(
+                upstreams.stalwart.rate_limit,
+                config.operator.resync_interval,
+            ),
             metrics.upstream.clone(),
         )
         .map_err(setup("the Stalwart client"))?;
@@ -163,10 +175,34 @@ impl Context {
                 username: credentials.ocis_username.clone(),
                 password: credentials.ocis_password.clone(),
             },
-            limits(upstreams.ocis.rate_limit),
+            limits(upstreams.ocis.rate_limit, config.operator.resync_interval),
             metrics.upstream.clone(),
         )
         .map_err(setup("the OCIS client"))?;
+        let billing = match config.upstreams.stripe.as_ref().filter(|s| s.enabled) {
+            Some(stripe) => {
+                let key =
+                    credentials
+                        .stripe_api_key
+                        .clone()
+                        .ok_or_else(|| RuntimeError::Setup {
+                            what: "the Stripe client".into(),
+                            reason:
+                                "billing is enabled but the credential stripe-api-key is missing"
+                                    .into(),
+                        })?;
+                let http = UpstreamHttp::new(
+                    "stripe",
+                    parse_url("stripe", stripe.base_url())?,
+                    Auth::Bearer(key),
+                    limits(stripe.rate_limit, config.operator.resync_interval),
+                    metrics.upstream.clone(),
+                )
+                .map_err(setup("the Stripe client"))?;
+                Some(StripeClient::new(http))
+            }
+            None => None,
+        };
         let resolver = match config.dns.resolvers.first() {
             Some(address) => address.parse().map_err(|_| RuntimeError::Setup {
                 what: "dns.resolvers".into(),
@@ -197,6 +233,7 @@ impl Context {
             mail: StalwartClient::new(mail_http),
             files: OcisClient::new(files_http),
             dns,
+            billing,
             metrics,
             tuning,
             recorder,

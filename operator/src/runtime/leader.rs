@@ -43,7 +43,16 @@ impl Setup {
         self.metrics.set_leader(true);
         self.health.set_ready(true);
         tracing::info!("leading: controllers started");
-        join_all(controllers::all(ctx)).await;
+        // the metrics' object index watches while the controllers run, and ends with them
+        let watches = async {
+            super::index::watch_all(self.client.clone(), self.metrics.clone()).await;
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            _ = join_all(controllers::all(ctx)) => {}
+            () = watches => {}
+        }
+        self.metrics.clear_indexes();
         self.metrics.set_leader(false);
         tracing::info!("controllers stopped");
         Ok(())

@@ -1,9 +1,11 @@
-//! The operator's Prometheus metrics (names prefixed `dezky_`, labels bounded: controller,
-//! outcome, error category, upstream, operation) and the `/metrics`, `/healthz`, `/readyz` server.
+//! The operator's Prometheus metrics (names prefixed `dezky_`, labels bounded: controller, kind,
+//! ready, outcome, error category, upstream, operation) and the `/metrics`, `/healthz`, `/readyz`
+//! server.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::Router;
@@ -20,6 +22,7 @@ use prometheus_client::registry::Registry;
 use tokio::task::JoinHandle;
 
 use super::error::RuntimeError;
+use super::index::KindIndex;
 use crate::upstream::http::UpstreamMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -39,10 +42,29 @@ struct ErrorLabels {
     category: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ObjectLabels {
+    kind: String,
+    ready: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+/// The `ready` label values of `dezky_objects`.
+const READY_VALUES: [&str; 3] = ["True", "False", "Unknown"];
+
 /// Every metric the operator exports. Cheap to clone (the families are shared).
 #[derive(Clone, Debug)]
 pub struct Metrics {
     reconciles: Family<OutcomeLabels, Counter>,
+    objects: Family<ObjectLabels, Gauge>,
+    suspended: Family<KindLabels, Gauge>,
+    queue_depth: Family<ControllerLabels, Gauge>,
+    /// Each controller's kind and index, by controller name.
+    indexes: Arc<Mutex<HashMap<&'static str, (String, KindIndex)>>>,
     errors: Family<ErrorLabels, Counter>,
     duration: Family<ControllerLabels, Histogram>,
     in_flight: Family<ControllerLabels, Gauge>,
@@ -91,6 +113,24 @@ impl Metrics {
             "Objects waiting in per-object backoff after an error",
             in_backoff.clone(),
         );
+        let objects = Family::<ObjectLabels, Gauge>::default();
+        let suspended = Family::<KindLabels, Gauge>::default();
+        let queue_depth = Family::<ControllerLabels, Gauge>::default();
+        registry.register(
+            "dezky_objects",
+            "Dezky objects by kind and the status of their Ready condition (True, False, or Unknown, also before the first reconcile), as the leader's watch sees them",
+            objects.clone(),
+        );
+        registry.register(
+            "dezky_objects_suspended",
+            "Dezky objects with spec.suspended true, by kind (Partner, Tenant, Member)",
+            suspended.clone(),
+        );
+        registry.register(
+            "dezky_queue_depth",
+            "Objects of the controller's kind whose latest change, as the leader's watch delivered it, no reconcile has started on yet (the watch-triggered work queue; timer requeues and triggers from related kinds are not counted)",
+            queue_depth.clone(),
+        );
         registry.register(
             "dezky_leader",
             "1 while this replica leads and runs the controllers",
@@ -98,6 +138,10 @@ impl Metrics {
         );
         Metrics {
             reconciles,
+            objects,
+            suspended,
+            queue_depth,
+            indexes: Arc::default(),
             errors,
             duration,
             in_flight,
@@ -129,6 +173,77 @@ impl Metrics {
                 category,
             })
             .inc();
+    }
+
+    /// Changes the index of `controller`'s kind `kind` with `change`, then sets its gauges.
+    pub fn index(&self, controller: &'static str, kind: &str, change: impl FnOnce(&mut KindIndex)) {
+        let mut indexes = self
+            .indexes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (_, index) = indexes
+            .entry(controller)
+            .or_insert_with(|| (kind.to_string(), KindIndex::default()));
+        change(index);
+        let counts = index.counts();
+        for ready in READY_VALUES {
+            self.objects
+                .get_or_create(&ObjectLabels {
+                    kind: kind.to_string(),
+                    ready,
+                })
+                .set(counts.by_ready.get(ready).copied().unwrap_or(0));
+        }
+        self.suspended
+            .get_or_create(&KindLabels {
+                kind: kind.to_string(),
+            })
+            .set(counts.suspended);
+        self.queue_depth
+            .get_or_create(&ControllerLabels { controller })
+            .set(counts.pending);
+    }
+
+    /// Records that a reconcile of `key` (`Kind/namespace/name`) started on `version`.
+    pub fn reconcile_started(
+        &self,
+        controller: &'static str,
+        kind: &str,
+        key: &str,
+        version: &str,
+    ) {
+        self.index(controller, kind, |index| index.started(key, version));
+    }
+
+    /// Forgets every index and zeroes its gauges (this replica stopped leading).
+    pub fn clear_indexes(&self) {
+        let kinds: Vec<(&'static str, String)> = self
+            .indexes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(controller, (kind, _))| (*controller, kind.clone()))
+            .collect();
+        for (controller, kind) in kinds {
+            self.index(controller, &kind, |index| *index = KindIndex::default());
+        }
+    }
+
+    /// The queue depth of `controller` now (tests, diagnostics).
+    pub fn queue_depth(&self, controller: &'static str) -> i64 {
+        self.queue_depth
+            .get_or_create(&ControllerLabels { controller })
+            .get()
+    }
+
+    /// How many objects of `kind` have `Ready` at `ready` now (tests, diagnostics).
+    pub fn objects(&self, kind: &str, ready: &'static str) -> i64 {
+        self.objects
+            .get_or_create(&ObjectLabels {
+                kind: kind.to_string(),
+                ready,
+            })
+            .get()
     }
 
     /// Sets how many objects are backing off.
@@ -300,6 +415,12 @@ mod tests {
         metrics.error("tenant", "unavailable");
         metrics.set_in_backoff(2);
         metrics.set_leader(true);
+        metrics.index("tenant", "Tenant", |index| {
+            index.seen("Tenant/-/acme", "5", "True", true);
+            index.seen("Tenant/-/globex", "6", "Unknown", false);
+        });
+        metrics.reconcile_started("tenant", "Tenant", "Tenant/-/globex", "6");
+        assert_eq!(metrics.queue_depth("tenant"), 1);
         assert_eq!(metrics.reconciles("tenant", "success"), 1);
         assert_eq!(metrics.reconciles("tenant", "error"), 1);
         assert!(metrics.is_leader());
@@ -311,6 +432,11 @@ mod tests {
             "dezky_reconcile_in_flight{controller=\"tenant\"} 0",
             "dezky_objects_in_backoff 2",
             "dezky_leader 1",
+            "dezky_objects{kind=\"Tenant\",ready=\"True\"} 1",
+            "dezky_objects{kind=\"Tenant\",ready=\"False\"} 0",
+            "dezky_objects{kind=\"Tenant\",ready=\"Unknown\"} 1",
+            "dezky_objects_suspended{kind=\"Tenant\"} 1",
+            "dezky_queue_depth{controller=\"tenant\"} 1",
         ] {
             assert!(text.contains(expected), "missing {expected}:\n{text}");
         }
@@ -318,5 +444,8 @@ mod tests {
             text.lines()
                 .all(|l| l.starts_with('#') || l.starts_with("dezky_") || l.is_empty())
         );
+        metrics.clear_indexes();
+        assert_eq!(metrics.queue_depth("tenant"), 0);
+        assert_eq!(metrics.objects("Tenant", "True"), 0);
     }
 }

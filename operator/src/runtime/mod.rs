@@ -1,12 +1,14 @@
 //! The operator runtime: one kube-runtime `Controller` per kind sharing one [`Context`], the
-//! reconcile wrapper and status writer, the error → requeue policy, metrics and health,
-//! leader election through a Lease, and [`run`], the entry point of `dezky operator`.
+//! reconcile wrapper and status writer, the error → requeue policy, metrics and health (with the
+//! per-kind object index behind `dezky_objects` and `dezky_queue_depth`), leader election
+//! through a Lease, and [`run`], the entry point of `dezky operator`.
 //!
 //! Start with [`start`] (tests: it returns a handle with the metrics address and `stop`), or
 //! [`run`] (the binary: runs until Ctrl-C or SIGTERM).
 
 pub mod context;
 pub mod error;
+pub mod index;
 pub mod leader;
 pub mod metrics;
 pub mod namespace;

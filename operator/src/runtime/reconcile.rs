@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use dezky_crds::condition::types;
-use dezky_crds::{Condition, FINALIZER};
+use dezky_crds::{Condition, ConditionStatus, FINALIZER};
 use dezky_crds::{MailDomain, Member, Partner, SsoApp, Tenant};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
@@ -32,6 +32,12 @@ pub trait Managed:
     /// The current status, if any.
     fn status(&self) -> Option<&Self::Status>;
 
+    /// The status of its `Ready` condition, if it has one.
+    fn ready(&self) -> Option<&ConditionStatus>;
+
+    /// Whether `spec.suspended` is true (false for kinds without it).
+    fn suspended(&self) -> bool;
+
     /// The API of this kind in `namespace` (ignored for cluster-scoped kinds).
     fn api(client: Client, namespace: Option<&str>) -> Api<Self>;
 
@@ -41,12 +47,27 @@ pub trait Managed:
     }
 }
 
+/// The status of the `Ready` condition in `conditions`.
+fn ready_of(conditions: &[Condition]) -> Option<&ConditionStatus> {
+    conditions
+        .iter()
+        .find(|c| c.type_ == types::READY)
+        .map(|c| &c.status)
+}
+
 macro_rules! cluster_scoped {
-    ($kind:ty, $status:ty) => {
+    ($kind:ty, $status:ty, |$obj:ident| $suspended:expr) => {
         impl Managed for $kind {
             type Status = $status;
             fn status(&self) -> Option<&$status> {
                 self.status.as_ref()
+            }
+            fn ready(&self) -> Option<&ConditionStatus> {
+                self.status.as_ref().and_then(|s| ready_of(&s.conditions))
+            }
+            fn suspended(&self) -> bool {
+                let $obj = self;
+                $suspended
             }
             fn api(client: Client, _namespace: Option<&str>) -> Api<Self> {
                 Api::all(client)
@@ -56,11 +77,18 @@ macro_rules! cluster_scoped {
 }
 
 macro_rules! namespaced {
-    ($kind:ty, $status:ty) => {
+    ($kind:ty, $status:ty, |$obj:ident| $suspended:expr) => {
         impl Managed for $kind {
             type Status = $status;
             fn status(&self) -> Option<&$status> {
                 self.status.as_ref()
+            }
+            fn ready(&self) -> Option<&ConditionStatus> {
+                self.status.as_ref().and_then(|s| ready_of(&s.conditions))
+            }
+            fn suspended(&self) -> bool {
+                let $obj = self;
+                $suspended
             }
             fn api(client: Client, namespace: Option<&str>) -> Api<Self> {
                 match namespace {
@@ -72,11 +100,11 @@ macro_rules! namespaced {
     };
 }
 
-cluster_scoped!(Partner, dezky_crds::PartnerStatus);
-cluster_scoped!(Tenant, dezky_crds::TenantStatus);
-namespaced!(MailDomain, dezky_crds::MailDomainStatus);
-namespaced!(Member, dezky_crds::MemberStatus);
-namespaced!(SsoApp, dezky_crds::SsoAppStatus);
+cluster_scoped!(Partner, dezky_crds::PartnerStatus, |p| p.spec.suspended);
+cluster_scoped!(Tenant, dezky_crds::TenantStatus, |t| t.spec.suspended);
+namespaced!(MailDomain, dezky_crds::MailDomainStatus, |_d| false);
+namespaced!(Member, dezky_crds::MemberStatus, |m| m.spec.suspended);
+namespaced!(SsoApp, dezky_crds::SsoAppStatus, |_a| false);
 
 /// Runs one reconcile of `obj` through the finalizer helper: `apply` while the object lives
 /// (the finalizer `dezky.io/cleanup` is added first), `cleanup` once it is being deleted (the
@@ -99,6 +127,12 @@ where
     let key = Context::key(obj.as_ref());
     let span = tracing::info_span!("reconcile", controller, object = %key);
     async move {
+        ctx.metrics.reconcile_started(
+            controller,
+            &K::kind(&()),
+            &key,
+            obj.meta().resource_version.as_deref().unwrap_or_default(),
+        );
         let mut timer = ctx.metrics.reconcile(controller);
         let api = obj.api_for(ctx.client.clone());
         let inner_ctx = ctx.clone();

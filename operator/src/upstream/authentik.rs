@@ -13,7 +13,9 @@
 
 mod client;
 mod directory;
+mod snapshots;
 mod sso;
+mod unmanaged;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -22,6 +24,7 @@ use std::future::Future;
 use serde_json::{Map, Value};
 
 pub use client::AuthentikClient;
+pub use unmanaged::UnmanagedAccount;
 pub use wire::{
     ApplicationObs, BindingObs, GroupObs, ProviderObs, RedirectUri, SessionObs, UserObs,
 };

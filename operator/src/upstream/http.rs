@@ -26,6 +26,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use url::Url;
 
+use super::snapshot::{Keyed, Snapshot, SnapshotSettings};
 pub use error::{ErrorCategory, ErrorDetail, UpstreamError};
 pub use metrics::UpstreamMetrics;
 use metrics::{OperationLabels, OutcomeLabels, UpstreamLabels};
@@ -92,6 +93,8 @@ pub struct UpstreamLimits {
     pub timeout: Duration,
     /// How often a read is retried after a 5xx, 429, timeout or connection error.
     pub read_retries: u32,
+    /// How often the in-memory snapshots of this upstream's collections are reloaded.
+    pub snapshots: SnapshotSettings,
 }
 
 impl Default for UpstreamLimits {
@@ -101,6 +104,7 @@ impl Default for UpstreamLimits {
             max_in_flight: 8,
             timeout: Duration::from_secs(10),
             read_retries: 3,
+            snapshots: SnapshotSettings::default(),
         }
     }
 }
@@ -216,6 +220,17 @@ impl UpstreamHttp {
     /// The upstream label.
     pub fn upstream(&self) -> &'static str {
         self.inner.upstream
+    }
+
+    /// An empty snapshot of one of this upstream's collections (`collection` is a static label),
+    /// reloaded as this upstream's limits say and counted in its metrics.
+    pub fn snapshot<T: Keyed>(&self, collection: &'static str) -> Snapshot<T> {
+        Snapshot::new(
+            self.inner.upstream,
+            collection,
+            self.inner.limits.snapshots,
+            self.inner.metrics.clone(),
+        )
     }
 
     /// The base URL every request path is relative to (ends with `/`).

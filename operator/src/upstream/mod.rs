@@ -5,5 +5,6 @@ pub mod dns;
 pub mod http;
 pub mod marker;
 pub mod ocis;
+pub mod snapshot;
 pub mod stalwart;
 pub mod stripe;

@@ -9,6 +9,7 @@
 //! create. Groups have unique names; their marker is kept in `description`.
 
 mod client;
+mod snapshots;
 
 use std::future::Future;
 
@@ -171,7 +172,7 @@ impl FilesError {
 /// marked object and reports an unmarked natural-key clash without touching it (unless
 /// `adopt`); update changes only managed fields; delete of what is gone is success.
 pub trait FilesClient {
-    /// Every project space (one request: OCIS does not page drives).
+    /// Every project space (OCIS does not page drives; an `@odata.nextLink` would be followed).
     fn list_project_spaces(&self) -> impl Future<Output = Result<Vec<Space>, FilesError>> + Send;
     /// One space by id.
     fn get_space(&self, id: &str)

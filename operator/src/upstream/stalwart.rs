@@ -9,6 +9,7 @@
 
 mod client;
 mod jmap;
+mod snapshots;
 mod wire;
 pub mod zone;
 

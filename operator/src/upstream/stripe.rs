@@ -20,6 +20,7 @@
 //! returns the first result instead of a duplicate (Stripe keeps keys for 24 hours); within that
 //! window, and beyond it, the marker lookup before each create finds what exists.
 
+mod catalogue;
 mod client;
 pub mod converge;
 mod dialect;
@@ -31,7 +32,8 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use client::StripeClient;
-pub use dialect::Dialect;
+pub use catalogue::dev_catalogue;
+pub use dialect::{CataloguePrice, Dialect};
 
 use crate::config::PlanConfig;
 use crate::upstream::http::{ErrorCategory, Secret, UpstreamError};

@@ -209,3 +209,130 @@ async fn partner_staff_get_single_sign_on_in_the_partner_group_only() {
     .await;
     h.stop_operator().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mailbox_turned_off_refuses_login_keeps_its_mail_and_comes_back() {
+    let mut h = Harness::start().await;
+    h.start_operator().await;
+    let (ns, password) = provisioned_member(&h, "jdoe", 5).await;
+    let members: Api<Member> = Api::namespaced(h.client.clone(), &ns);
+    let account = members
+        .get("jdoe")
+        .await
+        .expect("member")
+        .status
+        .expect("status")
+        .mail;
+    assert!(account.is_some());
+    assert_eq!(
+        h.sims.stalwart.check_login("jdoe@acme.test", &password),
+        Login::Accepted
+    );
+
+    h.apply(
+        &members,
+        "jdoe",
+        member(
+            &ns,
+            "jdoe",
+            "jdoe@acme.test",
+            json!({"mailbox": {"enabled": false}}),
+        ),
+    )
+    .await;
+    let m = member_where(&h, &ns, "jdoe", |m| {
+        member_reason(m, "MailboxReady").as_deref() == Some("MailboxDisabled") && member_ready(m)
+    })
+    .await;
+    assert_eq!(
+        h.sims.stalwart.check_login("jdoe@acme.test", &password),
+        Login::Suspended,
+        "the account is kept, its login refused"
+    );
+    assert_eq!(m.status.expect("status").mail, account, "the same account");
+    assert!(
+        authentik_login(&h, "jdoe@acme.test", &password).await,
+        "single sign-on is not affected"
+    );
+
+    h.apply(
+        &members,
+        "jdoe",
+        member(
+            &ns,
+            "jdoe",
+            "jdoe@acme.test",
+            json!({"mailbox": {"enabled": true}}),
+        ),
+    )
+    .await;
+    let m = member_where(&h, &ns, "jdoe", |m| {
+        member_reason(m, "MailboxReady").as_deref() == Some("Reconciled") && member_ready(m)
+    })
+    .await;
+    assert_eq!(m.status.expect("status").mail, account);
+    assert_eq!(
+        h.sims.stalwart.check_login("jdoe@acme.test", &password),
+        Login::Accepted,
+        "turned on again: the same password works"
+    );
+    h.stop_operator().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolled_authenticator_shows_as_mfa_on_the_next_pass() {
+    let mut h = Harness::start().await;
+    h.start_operator().await;
+    let (ns, _) = provisioned_member(&h, "jdoe", 5).await;
+    let mfa = |m: &Member| {
+        m.status
+            .as_ref()
+            .and_then(|s| s.identity.as_ref())
+            .and_then(|i| i.mfa_enrolled)
+    };
+    let m = member_where(&h, &ns, "jdoe", |m| mfa(m).is_some()).await;
+    assert_eq!(mfa(&m), Some(false));
+    let pk = authentik_user(&h, "jdoe@acme.test").await.expect("user")["pk"]
+        .as_i64()
+        .expect("pk");
+    let members: Api<Member> = Api::namespaced(h.client.clone(), &ns);
+    let recheck = |value: &'static str| {
+        let members = members.clone();
+        async move {
+            let patch = json!({"metadata": {"annotations": {"dezky.io/recheck": value}}});
+            members
+                .patch(
+                    "jdoe",
+                    &kube::api::PatchParams::default(),
+                    &kube::api::Patch::Merge(&patch),
+                )
+                .await
+                .expect("recheck annotation");
+        }
+    };
+
+    // an enrollment not confirmed yet does not count
+    let totp = "authentik_stages_authenticator_totp.TOTPDevice";
+    h.sims
+        .authentik
+        .add_device(pk, totp, false)
+        .expect("device");
+    recheck("1").await;
+    let passes = h.reconciles("member");
+    let deadline = std::time::Instant::now() + WAIT;
+    while h.reconciles("member") <= passes {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no pass after the recheck"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let m = members.get("jdoe").await.expect("member");
+    assert_eq!(mfa(&m), Some(false));
+
+    // a confirmed one does, on the next pass
+    h.sims.authentik.add_device(pk, totp, true).expect("device");
+    recheck("2").await;
+    member_where(&h, &ns, "jdoe", |m| mfa(m) == Some(true)).await;
+    h.stop_operator().await;
+}

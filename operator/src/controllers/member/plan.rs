@@ -411,7 +411,7 @@ fn plan_unpaused(f: &Facts) -> Plan {
         required.push(types::MAILBOX_READY);
         required.push(types::FILES_READY);
         let verdict = if !f.mailbox_wanted {
-            Verdict::ok(types::MAILBOX_READY, "no mailbox requested")
+            plan_mailbox_off(f, write, &mut steps)
         } else {
             match (&f.mail_domain, &f.mailbox) {
                 (MailDomainFact::Ready { .. }, _) if !user_ok => {
@@ -538,6 +538,38 @@ fn plan_unpaused(f: &Facts) -> Plan {
         verdicts,
         ready_override: None,
         required,
+    }
+}
+
+/// Reason: the member's mailbox exists but is turned off (`spec.mailbox.enabled: false`).
+pub const REASON_MAILBOX_DISABLED: &str = "MailboxDisabled";
+
+/// The mailbox part when the spec turns the mailbox off: one of ours that exists is disabled
+/// (login and delivery refused, mail and password kept, so turning it on restores it as it
+/// was); anything else is left alone.
+fn plan_mailbox_off(f: &Facts, write: bool, steps: &mut Vec<Step>) -> Verdict {
+    match &f.mailbox {
+        MailboxFact::Ours { drifted: true, .. } if write => {
+            steps.push(Step::UpdateMailbox);
+            Verdict::unknown(
+                types::MAILBOX_READY,
+                reasons::RECONCILING,
+                "disabling the mailbox",
+            )
+        }
+        MailboxFact::Ours { drifted: true, .. } => Verdict::failed(
+            types::MAILBOX_READY,
+            reasons::PAUSED,
+            "paused: changes are pending",
+        ),
+        MailboxFact::Ours { .. } => Verdict {
+            reason: REASON_MAILBOX_DISABLED.into(),
+            ..Verdict::ok(
+                types::MAILBOX_READY,
+                "the mailbox is turned off (spec.mailbox.enabled: false): login and delivery are refused, its mail is kept; set it to true to restore it",
+            )
+        },
+        _ => Verdict::ok(types::MAILBOX_READY, "no mailbox requested"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The Tenant controller's deletion and retention: what remains in the tenant's namespace
 //! (seats, deletion blocked), the cleanup by `deletionPolicy`, and the purge of retired members'
-//! data once the tenant's `retention.deletedMembers` has passed.
+//! data once the tenant's `retention.deletedMembers` has passed. With `Delete`, billing goes
+//! first: the subscription is cancelled and the Stripe customer deleted.
 
 use std::sync::Arc;
 
@@ -12,8 +13,9 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
 use super::super::field_manager;
+use super::billing::release_billing;
 use super::{
-    Dependents, Found, NAME, REQUIRED, desired, file_role_group_name, holds_seat, observe,
+    Dependents, Found, NAME, desired, file_role_group_name, holds_seat, observe,
     tenant_resource_name,
 };
 use crate::conditions::Verdict;
@@ -70,7 +72,7 @@ pub(super) async fn cleanup(
         settle_conditions(
             &mut status.conditions,
             vec![],
-            &REQUIRED,
+            &super::required(&ctx),
             Some(blocked),
             None,
             generation,
@@ -93,6 +95,7 @@ pub(super) async fn cleanup(
         tracing::info!(%crd, "a Dezky CRD is being deleted: orphaning the tenant's upstream objects");
         return Ok(Action::await_change());
     }
+    release_billing(&ctx, &tenant).await?;
     let desired = desired(&tenant)?;
     let observed = observe(&ctx, &tenant, &desired).await?;
     let normal = EventType::Normal;

@@ -127,6 +127,8 @@ pub enum Step {
     UpdateSpace,
     /// Restore our disabled space.
     RestoreSpace,
+    /// Disable our space while the tenant is suspended (OCIS keeps its content and shares).
+    DisableSpace,
     CreateFilesGroup {
         role: SpaceRole,
         adopt: bool,
@@ -159,6 +161,8 @@ pub struct Desired {
     pub space: SpaceSpec,
     pub adopt: bool,
     pub paused: bool,
+    /// `spec.suspended`: the space is disabled until the tenant is resumed.
+    pub suspended: bool,
 }
 
 fn first_failure(verdicts: Vec<Verdict>, ok: Verdict) -> Verdict {
@@ -218,6 +222,14 @@ fn plan_files(desired: &Desired, observed: &TenantObserved) -> (Vec<Step>, Verdi
     let mut problems = Vec::new();
     let mut pending = Vec::new();
     let space = match &observed.space {
+        Found::Ours(space) if desired.suspended => {
+            if !space.disabled {
+                steps.push(Step::DisableSpace);
+                pending.push("disable the space");
+            }
+            // a disabled space can be neither changed nor shared: that waits for the resume
+            None
+        }
         Found::Ours(space) => {
             if space.disabled {
                 steps.push(Step::RestoreSpace);
@@ -332,13 +344,26 @@ fn plan_files(desired: &Desired, observed: &TenantObserved) -> (Vec<Step>, Verdi
             ),
         );
     }
-    let ok = Verdict::ok(
-        t,
-        format!(
-            "project space {:?} ({} bytes) is shared with the file-role groups",
-            desired.space.name, desired.space.quota_bytes
-        ),
-    );
+    let ok = if desired.suspended {
+        Verdict {
+            reason: reasons::SUSPENDED.into(),
+            ..Verdict::ok(
+                t,
+                format!(
+                    "the tenant is suspended: project space {:?} is disabled until it is resumed",
+                    desired.space.name
+                ),
+            )
+        }
+    } else {
+        Verdict::ok(
+            t,
+            format!(
+                "project space {:?} ({} bytes) is shared with the file-role groups",
+                desired.space.name, desired.space.quota_bytes
+            ),
+        )
+    };
     (steps, ok)
 }
 
@@ -393,6 +418,7 @@ pub fn desired(tenant: &Tenant) -> Result<Desired, ReconcileError> {
         },
         adopt: Context::wants_adoption(tenant) && tenant.spec.allow_adoption,
         paused: Context::is_paused(tenant),
+        suspended: tenant.spec.suspended,
     })
 }
 

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::OnceCell;
 use url::Url;
 
+use super::snapshots::Snapshots;
 use super::wire::{Named, Page};
 use super::{
     ATTR_INSTALLATION, ATTR_KIND, ATTR_MARKER, ATTR_UID, ApplicationObs, ApplicationSpec,
@@ -48,6 +49,8 @@ pub(super) const MANAGED_SCOPES: [(&str, &str); 5] = [
 pub struct AuthentikClient {
     pub(super) http: UpstreamHttp,
     pub(super) lookups: Arc<OnceCell<Lookups>>,
+    /// The collections observations are answered from.
+    pub(super) snapshots: Snapshots,
 }
 
 pub(super) fn not_found(e: &IdentityError) -> bool {
@@ -92,6 +95,7 @@ impl AuthentikClient {
             })?;
         let http = UpstreamHttp::new(UPSTREAM, api, Auth::Bearer(token), limits, metrics)?;
         Ok(Self {
+            snapshots: Snapshots::new(&http),
             http,
             lookups: Arc::new(OnceCell::new()),
         })

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 use super::client::{
     AuthentikClient, is_key_clash, marker_attributes, merged_attributes, not_found,
 };
+use super::snapshots::{by_marker, by_name, by_username};
 use super::wire::DeviceObs;
 use super::{
     ATTR_INSTALLATION, ATTR_KIND, ATTR_MARKER, GroupObs, GroupSpec, IdentityClient, IdentityError,
@@ -18,19 +19,43 @@ pub(super) async fn observe_group(
     name: &str,
     marker: &Marker,
 ) -> Result<Observed<GroupObs>, IdentityError> {
-    let by_marker = json!({ ATTR_MARKER: marker.key() }).to_string();
-    let req = RequestSpec::get("core/groups/")
-        .query("attributes", by_marker)
-        .query("include_users", "false");
-    if let Some(group) = c.first::<GroupObs>("group.list", req).await? {
+    let groups = c.group_snapshot().await?;
+    if let Some(group) = groups.find_one(&by_marker(&marker.key())) {
         return Ok(Observed::Ours(group));
     }
-    let req = RequestSpec::get("core/groups/")
-        .query("name", name)
-        .query("include_users", "false");
-    Ok(match c.first::<GroupObs>("group.list", req).await? {
+    Ok(match groups.find_one(&by_name(name)) {
         None => Observed::Missing,
         Some(group) => {
+            let found = group.marker().map(str::to_owned);
+            Observed::classify(marker, found.as_deref(), group)
+        }
+    })
+}
+
+/// The group with this marker or name, read live (after a create found the snapshot stale);
+/// what is found replaces the snapshot's entry.
+async fn observe_group_live(
+    c: &AuthentikClient,
+    name: &str,
+    marker: &Marker,
+) -> Result<Observed<GroupObs>, IdentityError> {
+    let marker_filter = json!({ ATTR_MARKER: marker.key() }).to_string();
+    let req = RequestSpec::get("core/groups/")
+        .query("attributes", marker_filter)
+        .query("include_users", "false");
+    let found = match c.first::<GroupObs>("group.list", req).await? {
+        Some(group) => Some(group),
+        None => {
+            let req = RequestSpec::get("core/groups/")
+                .query("name", name)
+                .query("include_users", "false");
+            c.first::<GroupObs>("group.list", req).await?
+        }
+    };
+    Ok(match found {
+        None => Observed::Missing,
+        Some(group) => {
+            c.snapshots.groups.put(group.clone());
             let found = group.marker().map(str::to_owned);
             Observed::classify(marker, found.as_deref(), group)
         }
@@ -49,12 +74,18 @@ pub(super) async fn create_group(
             attributes.extend(marker_attributes(marker));
             let body = json!({"name": spec.name, "is_superuser": false, "attributes": attributes});
             match c
-                .send_body("group.create", RequestSpec::post("core/groups/"), &body)
+                .send_body::<GroupObs>("group.create", RequestSpec::post("core/groups/"), &body)
                 .await
             {
-                Ok(group) => return Ok(group),
-                // created concurrently (or by a create whose answer was lost): classify what is there
-                Err(e) if is_key_clash(&e, "name") => c.observe_group(&spec.name, marker).await?,
+                Ok(group) => {
+                    c.snapshots.groups.put(group.clone());
+                    return Ok(group);
+                }
+                // created since the snapshot was loaded (by someone else, or by a create whose
+                // answer was lost): classify what is there now
+                Err(e) if is_key_clash(&e, "name") => {
+                    observe_group_live(c, &spec.name, marker).await?
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -71,8 +102,10 @@ pub(super) async fn create_group(
                 merged_attributes(&group.attributes, &spec.attributes, marker).unwrap_or_default();
             let req = RequestSpec::patch(format!("core/groups/{}/", group.pk))
                 .query("include_users", "false");
-            c.send_body("group.adopt", req, &json!({ "attributes": attributes }))
-                .await
+            let adopted = c
+                .send_body("group.adopt", req, &json!({ "attributes": attributes }))
+                .await;
+            keep_group(c, &group.pk, adopted)
         }
         Observed::Unmarked(_) => Err(IdentityError::AdoptionRequired {
             kind: "group",
@@ -103,10 +136,36 @@ pub(super) async fn update_group(
     }
     let req =
         RequestSpec::patch(format!("core/groups/{}/", current.pk)).query("include_users", "false");
-    Ok(Some(
-        c.send_body("group.update", req, &Value::Object(body))
-            .await?,
-    ))
+    let updated = c.send_body("group.update", req, &Value::Object(body)).await;
+    keep_group(c, &current.pk, updated).map(Some)
+}
+
+/// Puts a written group into the snapshot; a group found gone leaves it.
+fn keep_group(
+    c: &AuthentikClient,
+    pk: &str,
+    written: Result<GroupObs, IdentityError>,
+) -> Result<GroupObs, IdentityError> {
+    match &written {
+        Ok(group) => c.snapshots.groups.put(group.clone()),
+        Err(e) if not_found(e) => c.snapshots.groups.remove(pk),
+        Err(_) => {}
+    }
+    written
+}
+
+/// Puts a written user into the snapshot; a user found gone leaves it.
+fn keep_user(
+    c: &AuthentikClient,
+    pk: i64,
+    written: Result<UserObs, IdentityError>,
+) -> Result<UserObs, IdentityError> {
+    match &written {
+        Ok(user) => c.snapshots.users.put(user.clone()),
+        Err(e) if not_found(e) => c.snapshots.users.remove(&pk.to_string()),
+        Err(_) => {}
+    }
+    written
 }
 
 pub(super) async fn delete_group(c: &AuthentikClient, pk: &str) -> Result<(), IdentityError> {
@@ -118,8 +177,14 @@ pub(super) async fn delete_group(c: &AuthentikClient, pk: &str) -> Result<(), Id
         )
         .await
     {
-        Ok(_) => Ok(()),
-        Err(e) if e.category() == ErrorCategory::NotFound => Ok(()),
+        Ok(_) => {
+            c.snapshots.groups.remove(pk);
+            Ok(())
+        }
+        Err(e) if e.category() == ErrorCategory::NotFound => {
+            c.snapshots.groups.remove(pk);
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -129,11 +194,21 @@ pub(super) async fn list_groups(
     installation: &str,
     kind: &str,
 ) -> Result<Vec<GroupObs>, IdentityError> {
-    let filter = json!({ ATTR_INSTALLATION: installation, ATTR_KIND: kind }).to_string();
-    let req = RequestSpec::get("core/groups/")
-        .query("attributes", filter)
-        .query("include_users", "false");
-    c.all_pages("group.list", req).await
+    let mut groups: Vec<GroupObs> = c
+        .group_snapshot()
+        .await?
+        .all()
+        .into_iter()
+        .filter(|g| of_installation_kind(&g.attributes, installation, kind))
+        .collect();
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(groups)
+}
+
+/// True when the attributes name this installation and kind (the bulk listing's filter).
+fn of_installation_kind(attributes: &Map<String, Value>, installation: &str, kind: &str) -> bool {
+    attributes.get(ATTR_INSTALLATION).and_then(Value::as_str) == Some(installation)
+        && attributes.get(ATTR_KIND).and_then(Value::as_str) == Some(kind)
 }
 
 pub(super) async fn observe_user(
@@ -141,19 +216,43 @@ pub(super) async fn observe_user(
     username: &str,
     marker: &Marker,
 ) -> Result<Observed<UserObs>, IdentityError> {
-    let by_marker = json!({ ATTR_MARKER: marker.key() }).to_string();
-    let req = RequestSpec::get("core/users/")
-        .query("attributes", by_marker)
-        .query("include_groups", "false");
-    if let Some(user) = c.first::<UserObs>("user.list", req).await? {
+    let users = c.user_snapshot().await?;
+    if let Some(user) = users.find_one(&by_marker(&marker.key())) {
         return Ok(Observed::Ours(user));
     }
-    let req = RequestSpec::get("core/users/")
-        .query("username", username)
-        .query("include_groups", "false");
-    Ok(match c.first::<UserObs>("user.list", req).await? {
+    Ok(match users.find_one(&by_username(username)) {
         None => Observed::Missing,
         Some(user) => {
+            let found = user.marker().map(str::to_owned);
+            Observed::classify(marker, found.as_deref(), user)
+        }
+    })
+}
+
+/// The user with this marker or username, read live (after a create found the snapshot
+/// stale); what is found replaces the snapshot's entry.
+async fn observe_user_live(
+    c: &AuthentikClient,
+    username: &str,
+    marker: &Marker,
+) -> Result<Observed<UserObs>, IdentityError> {
+    let marker_filter = json!({ ATTR_MARKER: marker.key() }).to_string();
+    let req = RequestSpec::get("core/users/")
+        .query("attributes", marker_filter)
+        .query("include_groups", "false");
+    let found = match c.first::<UserObs>("user.list", req).await? {
+        Some(user) => Some(user),
+        None => {
+            let req = RequestSpec::get("core/users/")
+                .query("username", username)
+                .query("include_groups", "false");
+            c.first::<UserObs>("user.list", req).await?
+        }
+    };
+    Ok(match found {
+        None => Observed::Missing,
+        Some(user) => {
+            c.snapshots.users.put(user.clone());
             let found = user.marker().map(str::to_owned);
             Observed::classify(marker, found.as_deref(), user)
         }
@@ -176,12 +275,15 @@ pub(super) async fn create_user(
                 "attributes": attributes,
             });
             match c
-                .send_body("user.create", RequestSpec::post("core/users/"), &body)
+                .send_body::<UserObs>("user.create", RequestSpec::post("core/users/"), &body)
                 .await
             {
-                Ok(user) => return Ok(user),
+                Ok(user) => {
+                    c.snapshots.users.put(user.clone());
+                    return Ok(user);
+                }
                 Err(e) if is_key_clash(&e, "username") => {
-                    c.observe_user(&spec.username, marker).await?
+                    observe_user_live(c, &spec.username, marker).await?
                 }
                 Err(e) => return Err(e),
             }
@@ -198,8 +300,10 @@ pub(super) async fn create_user(
             let attributes =
                 merged_attributes(&user.attributes, &spec.attributes, marker).unwrap_or_default();
             let req = RequestSpec::patch(format!("core/users/{}/", user.pk));
-            c.send_body("user.adopt", req, &json!({ "attributes": attributes }))
-                .await
+            let adopted = c
+                .send_body("user.adopt", req, &json!({ "attributes": attributes }))
+                .await;
+            keep_user(c, user.pk, adopted)
         }
         Observed::Unmarked(_) => Err(IdentityError::AdoptionRequired {
             kind: "user",
@@ -241,10 +345,8 @@ pub(super) async fn update_user(
         return Ok(None);
     }
     let req = RequestSpec::patch(format!("core/users/{}/", current.pk));
-    Ok(Some(
-        c.send_body("user.update", req, &Value::Object(body))
-            .await?,
-    ))
+    let updated = c.send_body("user.update", req, &Value::Object(body)).await;
+    keep_user(c, current.pk, updated).map(Some)
 }
 
 pub(super) async fn set_password(
@@ -270,8 +372,14 @@ pub(super) async fn delete_user(c: &AuthentikClient, pk: i64) -> Result<(), Iden
         )
         .await
     {
-        Ok(_) => Ok(()),
-        Err(e) if e.category() == ErrorCategory::NotFound => Ok(()),
+        Ok(_) => {
+            c.snapshots.users.remove(&pk.to_string());
+            Ok(())
+        }
+        Err(e) if e.category() == ErrorCategory::NotFound => {
+            c.snapshots.users.remove(&pk.to_string());
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -281,11 +389,31 @@ pub(super) async fn list_users(
     installation: &str,
     kind: &str,
 ) -> Result<Vec<UserObs>, IdentityError> {
-    let filter = json!({ ATTR_INSTALLATION: installation, ATTR_KIND: kind }).to_string();
-    let req = RequestSpec::get("core/users/")
-        .query("attributes", filter)
-        .query("include_groups", "false");
-    c.all_pages("user.list", req).await
+    let mut users: Vec<UserObs> = c
+        .user_snapshot()
+        .await?
+        .all()
+        .into_iter()
+        .filter(|u| of_installation_kind(&u.attributes, installation, kind))
+        .collect();
+    users.sort_by_key(|u| u.pk);
+    Ok(users)
+}
+
+/// Records a membership change in both snapshots (the user's group pks, the group's user pks).
+fn record_membership(c: &AuthentikClient, group_pk: &str, user_pk: i64, member: bool) {
+    c.snapshots.users.modify(&user_pk.to_string(), |user| {
+        user.groups.retain(|g| g != group_pk);
+        if member {
+            user.groups.push(group_pk.to_owned());
+        }
+    });
+    c.snapshots.groups.modify(group_pk, |group| {
+        group.users.retain(|u| *u != user_pk);
+        if member {
+            group.users.push(user_pk);
+        }
+    });
 }
 
 pub(super) async fn add_member(
@@ -295,7 +423,9 @@ pub(super) async fn add_member(
 ) -> Result<(), IdentityError> {
     let req = RequestSpec::post(format!("core/groups/{group_pk}/add_user/"));
     c.send_body_empty("group.add_user", req, &json!({"pk": user_pk}))
-        .await
+        .await?;
+    record_membership(c, group_pk, user_pk, true);
+    Ok(())
 }
 
 pub(super) async fn remove_member(
@@ -308,9 +438,11 @@ pub(super) async fn remove_member(
         .send_body_empty("group.remove_user", req, &json!({"pk": user_pk}))
         .await
     {
-        Err(e) if not_found(&e) => Ok(()),
-        other => other,
+        Err(e) if not_found(&e) => {}
+        other => other?,
     }
+    record_membership(c, group_pk, user_pk, false);
+    Ok(())
 }
 
 pub(super) async fn list_sessions(

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use super::client::{AuthentikClient, is_key_clash, not_found};
+use super::snapshots::{by_client_id, by_name, by_target};
 use super::{
     ApplicationObs, ApplicationSpec, BindingObs, IdentityClient, IdentityError, Lookups, Observed,
     ProviderObs, ProviderSpec,
@@ -22,16 +23,109 @@ pub(super) async fn observe_provider(
     client_id: &str,
     marker: &Marker,
 ) -> Result<Observed<ProviderObs>, IdentityError> {
-    if let Some(provider) = c.provider_by("name", &marker.key()).await? {
+    let providers = c.provider_snapshot().await?;
+    if let Some(provider) = providers.find_one(&by_name(&marker.key())) {
         return Ok(Observed::Ours(provider));
     }
-    Ok(match c.provider_by("client_id", client_id).await? {
+    Ok(match providers.find_one(&by_client_id(client_id)) {
         None => Observed::Missing,
         Some(provider) => {
             let name = provider.name.clone();
             Observed::classify(marker, Some(&name), provider)
         }
     })
+}
+
+/// The provider named by the marker, or with this client id, read live (after a create found
+/// the snapshot stale); what is found replaces the snapshot's entry.
+async fn observe_provider_live(
+    c: &AuthentikClient,
+    client_id: &str,
+    marker: &Marker,
+) -> Result<Observed<ProviderObs>, IdentityError> {
+    let found = match c.provider_by("name", &marker.key()).await? {
+        Some(provider) => Some(provider),
+        None => c.provider_by("client_id", client_id).await?,
+    };
+    Ok(match found {
+        None => Observed::Missing,
+        Some(provider) => {
+            c.snapshots.providers.put(provider.clone());
+            let name = provider.name.clone();
+            Observed::classify(marker, Some(&name), provider)
+        }
+    })
+}
+
+/// Puts a written provider into the snapshot; a provider found gone leaves it.
+fn keep_provider(
+    c: &AuthentikClient,
+    pk: Option<i64>,
+    written: Result<ProviderObs, IdentityError>,
+) -> Result<ProviderObs, IdentityError> {
+    match (&written, pk) {
+        (Ok(provider), _) => c.snapshots.providers.put(provider.clone()),
+        (Err(e), Some(pk)) if not_found(e) => c.snapshots.providers.remove(&pk.to_string()),
+        _ => {}
+    }
+    written
+}
+
+/// Puts a written application into the snapshot (and which provider it is assigned to); an
+/// application found gone leaves it.
+fn keep_application(
+    c: &AuthentikClient,
+    slug: &str,
+    written: Result<ApplicationObs, IdentityError>,
+) -> Result<ApplicationObs, IdentityError> {
+    match &written {
+        Ok(app) => {
+            c.snapshots.applications.put(app.clone());
+            assign_provider(c, slug, app.provider);
+        }
+        Err(e) if not_found(e) => forget_application(c, slug),
+        Err(_) => {}
+    }
+    written
+}
+
+/// Takes a gone provider out; applications that used it have none (Authentik sets it null).
+fn forget_provider(c: &AuthentikClient, pk: i64) {
+    c.snapshots.providers.remove(&pk.to_string());
+    let applications = &c.snapshots.applications;
+    for app in applications.all() {
+        if app.provider == Some(pk) {
+            applications.modify(&app.slug, |a| a.provider = None);
+        }
+    }
+}
+
+/// Records that the application `slug` uses `provider` (and no other provider any more).
+fn assign_provider(c: &AuthentikClient, slug: &str, provider: Option<i64>) {
+    let providers = &c.snapshots.providers;
+    for held in providers.all() {
+        let assigned = held.assigned_application_slug.as_deref() == Some(slug);
+        if assigned && Some(held.pk) != provider {
+            providers.modify(&held.pk.to_string(), |p| p.assigned_application_slug = None);
+        }
+    }
+    if let Some(pk) = provider {
+        providers.modify(&pk.to_string(), |p| {
+            p.assigned_application_slug = Some(slug.to_owned());
+        });
+    }
+}
+
+/// Takes a gone application out, with its bindings (Authentik deletes them with it) and its
+/// provider assignment.
+fn forget_application(c: &AuthentikClient, slug: &str) {
+    if let Some(app) = c.snapshots.applications.get(slug) {
+        for binding in c.snapshots.bindings.find(&by_target(&app.pk)) {
+            c.snapshots.bindings.remove(&binding.pk);
+        }
+    }
+    assign_provider(c, slug, None);
+    c.snapshots.applications.remove(slug);
 }
 
 pub(super) async fn create_provider(
@@ -52,9 +146,9 @@ pub(super) async fn create_provider(
             )
             .await
         {
-            Ok(provider) => return Ok(provider),
+            Ok(provider) => return keep_provider(c, None, Ok(provider)),
             Err(e) if is_key_clash(&e, "name") || is_key_clash(&e, "client_id") => {
-                c.observe_provider(&spec.client_id, marker).await?
+                observe_provider_live(c, &spec.client_id, marker).await?
             }
             Err(e) => return Err(e),
         },
@@ -68,7 +162,8 @@ pub(super) async fn create_provider(
         }),
         Observed::Unmarked(provider) if adopt => {
             let req = RequestSpec::patch(format!("providers/oauth2/{}/", provider.pk));
-            c.send_body("provider.adopt", req, &body).await
+            let adopted = c.send_body("provider.adopt", req, &body).await;
+            keep_provider(c, Some(provider.pk), adopted)
         }
         Observed::Unmarked(_) => Err(IdentityError::AdoptionRequired {
             kind: "OAuth2 provider",
@@ -124,10 +219,10 @@ pub(super) async fn update_provider(
         return Ok(None);
     }
     let req = RequestSpec::patch(format!("providers/oauth2/{}/", current.pk));
-    Ok(Some(
-        c.send_body("provider.update", req, &Value::Object(body))
-            .await?,
-    ))
+    let updated = c
+        .send_body("provider.update", req, &Value::Object(body))
+        .await;
+    keep_provider(c, Some(current.pk), updated).map(Some)
 }
 
 pub(super) async fn delete_provider(c: &AuthentikClient, pk: i64) -> Result<(), IdentityError> {
@@ -139,13 +234,35 @@ pub(super) async fn delete_provider(c: &AuthentikClient, pk: i64) -> Result<(), 
         )
         .await
     {
-        Ok(_) => Ok(()),
-        Err(e) if e.category() == ErrorCategory::NotFound => Ok(()),
+        Ok(_) => {
+            forget_provider(c, pk);
+            Ok(())
+        }
+        Err(e) if e.category() == ErrorCategory::NotFound => {
+            forget_provider(c, pk);
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }
 
 pub(super) async fn observe_application(
+    c: &AuthentikClient,
+    slug: &str,
+    marker: &Marker,
+) -> Result<Observed<ApplicationObs>, IdentityError> {
+    Ok(match c.application_snapshot().await?.get(slug) {
+        Some(app) => {
+            let publisher = app.meta_publisher.clone();
+            Observed::classify(marker, Some(&publisher), app)
+        }
+        None => Observed::Missing,
+    })
+}
+
+/// The application with this slug, read live (the detail route is not access-filtered);
+/// what is found replaces the snapshot's entry.
+async fn observe_application_live(
     c: &AuthentikClient,
     slug: &str,
     marker: &Marker,
@@ -158,10 +275,14 @@ pub(super) async fn observe_application(
         .await
     {
         Ok(app) => {
+            c.snapshots.applications.put(app.clone());
             let publisher = app.meta_publisher.clone();
             Ok(Observed::classify(marker, Some(&publisher), app))
         }
-        Err(e) if not_found(&e) => Ok(Observed::Missing),
+        Err(e) if not_found(&e) => {
+            forget_application(c, slug);
+            Ok(Observed::Missing)
+        }
         Err(e) => Err(e),
     }
 }
@@ -188,8 +309,10 @@ pub(super) async fn create_application(
             )
             .await
         {
-            Ok(app) => return Ok(app),
-            Err(e) if is_key_clash(&e, "slug") => c.observe_application(&spec.slug, marker).await?,
+            Ok(app) => return keep_application(c, &spec.slug, Ok(app)),
+            Err(e) if is_key_clash(&e, "slug") => {
+                observe_application_live(c, &spec.slug, marker).await?
+            }
             Err(e) => return Err(e),
         },
         other => other,
@@ -202,7 +325,8 @@ pub(super) async fn create_application(
         }),
         Observed::Unmarked(app) if adopt => {
             let req = RequestSpec::patch(format!("core/applications/{}/", app.slug));
-            c.send_body("application.adopt", req, &body).await
+            let adopted = c.send_body("application.adopt", req, &body).await;
+            keep_application(c, &app.slug, adopted)
         }
         Observed::Unmarked(_) => Err(IdentityError::AdoptionRequired {
             kind: "application",
@@ -234,10 +358,10 @@ pub(super) async fn update_application(
         return Ok(None);
     }
     let req = RequestSpec::patch(format!("core/applications/{}/", current.slug));
-    Ok(Some(
-        c.send_body("application.update", req, &Value::Object(body))
-            .await?,
-    ))
+    let updated = c
+        .send_body("application.update", req, &Value::Object(body))
+        .await;
+    keep_application(c, &current.slug, updated).map(Some)
 }
 
 pub(super) async fn delete_application(
@@ -252,8 +376,14 @@ pub(super) async fn delete_application(
         )
         .await
     {
-        Ok(_) => Ok(()),
-        Err(e) if e.category() == ErrorCategory::NotFound => Ok(()),
+        Ok(_) => {
+            forget_application(c, slug);
+            Ok(())
+        }
+        Err(e) if e.category() == ErrorCategory::NotFound => {
+            forget_application(c, slug);
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -262,11 +392,9 @@ pub(super) async fn list_bindings(
     c: &AuthentikClient,
     app_pk: &str,
 ) -> Result<Vec<BindingObs>, IdentityError> {
-    c.all_pages(
-        "binding.list",
-        RequestSpec::get("policies/bindings/").query("target", app_pk),
-    )
-    .await
+    let mut bindings = c.binding_snapshot().await?.find(&by_target(app_pk));
+    bindings.sort_by(|a, b| (a.order, &a.pk).cmp(&(b.order, &b.pk)));
+    Ok(bindings)
 }
 
 pub(super) async fn ensure_group_binding(
@@ -275,23 +403,41 @@ pub(super) async fn ensure_group_binding(
     group_pk: &str,
 ) -> Result<BindingObs, IdentityError> {
     // there is no `group` filter and no uniqueness for group bindings: dedupe client-side
-    let bindings = c.list_bindings(app_pk).await?;
-    if let Some(existing) = bindings
-        .into_iter()
-        .find(|b| b.group.as_deref() == Some(group_pk))
-    {
+    let ours = |bindings: Vec<BindingObs>| {
+        bindings
+            .into_iter()
+            .find(|b| b.group.as_deref() == Some(group_pk))
+    };
+    if let Some(existing) = ours(c.list_bindings(app_pk).await?) {
+        return Ok(existing);
+    }
+    // nothing prevents a duplicate, so the target's bindings are read live before creating one
+    // (a create whose answer was lost is not in the snapshot)
+    let live: Vec<BindingObs> = c
+        .all_pages(
+            "binding.list",
+            RequestSpec::get("policies/bindings/").query("target", app_pk),
+        )
+        .await?;
+    for binding in &live {
+        c.snapshots.bindings.put(binding.clone());
+    }
+    if let Some(existing) = ours(live) {
         return Ok(existing);
     }
     let body = json!({
         "target": app_pk, "group": group_pk, "order": 0, "enabled": true,
         "negate": false, "timeout": 30, "failure_result": false,
     });
-    c.send_body(
-        "binding.create",
-        RequestSpec::post("policies/bindings/"),
-        &body,
-    )
-    .await
+    let binding: BindingObs = c
+        .send_body(
+            "binding.create",
+            RequestSpec::post("policies/bindings/"),
+            &body,
+        )
+        .await?;
+    c.snapshots.bindings.put(binding.clone());
+    Ok(binding)
 }
 
 pub(super) async fn delete_binding(c: &AuthentikClient, pk: &str) -> Result<(), IdentityError> {
@@ -303,8 +449,14 @@ pub(super) async fn delete_binding(c: &AuthentikClient, pk: &str) -> Result<(), 
         )
         .await
     {
-        Ok(_) => Ok(()),
-        Err(e) if e.category() == ErrorCategory::NotFound => Ok(()),
+        Ok(_) => {
+            c.snapshots.bindings.remove(pk);
+            Ok(())
+        }
+        Err(e) if e.category() == ErrorCategory::NotFound => {
+            c.snapshots.bindings.remove(pk);
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -3,17 +3,24 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::snapshots::{Snapshots, by_marker};
 use super::{
     FilesClient, FilesError, FilesGroup, Grantee, Space, SpacePermission, SpaceRole, SpaceSpec,
     space_alias,
 };
 use crate::upstream::http::{RequestSpec, UpstreamError, UpstreamHttp};
 use crate::upstream::marker::{Marker, Ownership};
+use crate::upstream::snapshot::Snapshot;
+
+/// The most pages one listing follows.
+const MAX_PAGES: usize = 1000;
 
 /// The OCIS client; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct OcisClient {
     http: UpstreamHttp,
+    /// The collections observations are answered from.
+    snapshots: Snapshots,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +120,9 @@ impl From<PermissionWire> for SpacePermission {
 struct Collection<T> {
     #[serde(default = "Vec::new")]
     value: Vec<T>,
+    /// The next page, when the server pages (libre-graph allows it; OCIS does not do it).
+    #[serde(rename = "@odata.nextLink", default)]
+    next_link: Option<String>,
 }
 
 /// Percent-encodes one path segment (drive ids contain `$`, which OCIS wants as `%24`).
@@ -135,7 +145,45 @@ fn is_status(error: &UpstreamError, status: u16) -> bool {
 impl OcisClient {
     /// A client over `http`, whose base URL is the OCIS root (requests go to `graph/...`).
     pub fn new(http: UpstreamHttp) -> OcisClient {
-        OcisClient { http }
+        OcisClient {
+            snapshots: Snapshots::new(&http),
+            http,
+        }
+    }
+
+    /// Every item of a collection, following `@odata.nextLink` when the server gives one.
+    async fn collection<W: serde::de::DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        request: RequestSpec,
+    ) -> Result<Vec<W>, FilesError> {
+        let mut out = Vec::new();
+        let mut request = Some(request);
+        let mut pages = 0;
+        while let Some(current) = request.take() {
+            let response = self.http.send(operation, current).await?;
+            // A NOT_FOUND from the storage backend renders as a 200 with body `null`.
+            let list: Option<Collection<W>> = response.json("ocis", operation)?;
+            let Some(list) = list else { break };
+            out.extend(list.value);
+            pages += 1;
+            // a bounded number of pages guards against a server that links in a circle
+            if pages < MAX_PAGES {
+                request = list.next_link.and_then(|link| self.relative(&link));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A request for a link the server gave, when it is under the base URL.
+    fn relative(&self, link: &str) -> Option<RequestSpec> {
+        let url = self.http.base_url().join(link).ok()?;
+        let path = url.path().strip_prefix(self.http.base_url().path())?;
+        let mut request = RequestSpec::get(path.to_string());
+        for (key, value) in url.query_pairs() {
+            request = request.query(key.into_owned(), value.into_owned());
+        }
+        Some(request)
     }
 
     async fn spaces(
@@ -143,15 +191,59 @@ impl OcisClient {
         operation: &'static str,
         request: RequestSpec,
     ) -> Result<Vec<Space>, FilesError> {
-        let response = self.http.send(operation, request).await?;
-        // A NOT_FOUND from the storage backend renders as a 200 with body `null`.
-        let list: Option<Collection<DriveWire>> = response.json("ocis", operation)?;
-        Ok(list
-            .map(|c| c.value)
-            .unwrap_or_default()
+        Ok(self
+            .collection::<DriveWire>(operation, request)
+            .await?
             .into_iter()
             .map(Into::into)
             .collect())
+    }
+
+    /// Every project space, loaded when stale.
+    async fn space_snapshot(&self) -> Result<&Snapshot<Space>, FilesError> {
+        let snapshot = &self.snapshots.spaces;
+        snapshot.ensure(|| self.list_project_spaces_live()).await?;
+        Ok(snapshot)
+    }
+
+    async fn list_project_spaces_live(&self) -> Result<Vec<Space>, FilesError> {
+        let request =
+            RequestSpec::get("graph/v1.0/drives").query("$filter", "driveType eq 'project'");
+        self.spaces("space.list", request).await
+    }
+
+    /// Every group, loaded when stale.
+    async fn group_snapshot(&self) -> Result<&Snapshot<FilesGroup>, FilesError> {
+        let snapshot = &self.snapshots.groups;
+        snapshot
+            .ensure(|| async {
+                let groups = self
+                    .collection::<GroupWire>("group.list", RequestSpec::get("graph/v1.0/groups"))
+                    .await?;
+                Ok::<_, FilesError>(groups.into_iter().map(Into::into).collect())
+            })
+            .await?;
+        Ok(snapshot)
+    }
+
+    /// Puts a written space into the snapshot; a space found gone leaves it.
+    fn keep_space(
+        &self,
+        id: &str,
+        written: Result<Space, FilesError>,
+    ) -> Result<Space, FilesError> {
+        match &written {
+            Ok(space) => self.snapshots.spaces.put(space.clone()),
+            Err(FilesError::Upstream(e)) if is_status(e, 404) => self.snapshots.spaces.remove(id),
+            Err(_) => {}
+        }
+        written
+    }
+
+    /// Marks every snapshot stale: the next observation reloads each collection.
+    pub fn invalidate_snapshots(&self) {
+        self.snapshots.spaces.invalidate();
+        self.snapshots.groups.invalidate();
     }
 
     fn drive_path(id: &str) -> String {
@@ -191,9 +283,9 @@ impl OcisClient {
 impl FilesClient for OcisClient {
     #[tracing::instrument(skip(self), fields(upstream = "ocis"))]
     async fn list_project_spaces(&self) -> Result<Vec<Space>, FilesError> {
-        let request =
-            RequestSpec::get("graph/v1.0/drives").query("$filter", "driveType eq 'project'");
-        self.spaces("space.list", request).await
+        let mut spaces = self.space_snapshot().await?.all();
+        spaces.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+        Ok(spaces)
     }
 
     #[tracing::instrument(skip(self), fields(upstream = "ocis"))]
@@ -203,21 +295,24 @@ impl FilesClient for OcisClient {
             .send_json::<DriveWire>("space.get", RequestSpec::get(Self::drive_path(id)))
             .await
         {
-            Ok(drive) => Ok(Some(drive.into())),
-            Err(error) if is_status(&error, 404) => Ok(None),
+            Ok(drive) => {
+                let space: Space = drive.into();
+                if space.drive_type == "project" {
+                    self.snapshots.spaces.put(space.clone());
+                }
+                Ok(Some(space))
+            }
+            Err(error) if is_status(&error, 404) => {
+                self.snapshots.spaces.remove(id);
+                Ok(None)
+            }
             Err(error) => Err(error.into()),
         }
     }
 
     #[tracing::instrument(skip(self, marker), fields(upstream = "ocis", marker = %marker))]
     async fn find_space(&self, marker: &Marker) -> Result<Option<Space>, FilesError> {
-        let key = marker.key();
-        let mut ours: Vec<Space> = self
-            .list_project_spaces()
-            .await?
-            .into_iter()
-            .filter(|s| s.marker() == Some(key.as_str()))
-            .collect();
+        let mut ours = self.space_snapshot().await?.find(&by_marker(&marker.key()));
         match ours.len() {
             0 => Ok(None),
             1 => Ok(ours.pop()),
@@ -234,7 +329,11 @@ impl FilesClient for OcisClient {
         marker: &Marker,
         adopt: bool,
     ) -> Result<Space, FilesError> {
-        let spaces = self.list_project_spaces().await?;
+        // Names are not unique and nothing refuses a second space with our alias, so the
+        // decision to create is taken on a live list, which also reloads the snapshot.
+        let snapshot = &self.snapshots.spaces;
+        snapshot.reload(|| self.list_project_spaces_live()).await?;
+        let spaces = snapshot.all();
         let key = marker.key();
         let mut ours: Vec<&Space> = spaces
             .iter()
@@ -261,8 +360,13 @@ impl FilesClient for OcisClient {
             let request = RequestSpec::patch(Self::drive_path(&unmarked.id))
                 .json(&json!({"driveAlias": space_alias(marker)}))
                 .map_err(encode_error)?;
-            let drive: DriveWire = self.http.send_json("space.adopt", request).await?;
-            return Ok(drive.into());
+            let adopted = self
+                .http
+                .send_json::<DriveWire>("space.adopt", request)
+                .await
+                .map(Space::from)
+                .map_err(FilesError::from);
+            return self.keep_space(&unmarked.id, adopted);
         }
         let mut body = json!({"name": spec.name, "driveType": "project", "driveAlias": space_alias(marker), "quota": {"total": spec.quota_bytes}});
         if let Some(description) = &spec.description {
@@ -272,7 +376,9 @@ impl FilesClient for OcisClient {
             .json(&body)
             .map_err(encode_error)?;
         let drive: DriveWire = self.http.send_json("space.create", request).await?;
-        Ok(drive.into())
+        let created: Space = drive.into();
+        self.snapshots.spaces.put(created.clone());
+        Ok(created)
     }
 
     #[tracing::instrument(skip(self, current, spec), fields(upstream = "ocis", space = %current.id))]
@@ -299,8 +405,13 @@ impl FilesClient for OcisClient {
         let request = RequestSpec::patch(Self::drive_path(&current.id))
             .json(&Value::Object(patch))
             .map_err(encode_error)?;
-        let drive: DriveWire = self.http.send_json("space.update", request).await?;
-        Ok((drive.into(), true))
+        let updated = self
+            .http
+            .send_json::<DriveWire>("space.update", request)
+            .await
+            .map(Space::from)
+            .map_err(FilesError::from);
+        Ok((self.keep_space(&current.id, updated)?, true))
     }
 
     #[tracing::instrument(skip(self), fields(upstream = "ocis"))]
@@ -310,8 +421,16 @@ impl FilesClient for OcisClient {
             .send("space.disable", RequestSpec::delete(Self::drive_path(id)))
             .await
         {
-            Ok(_) => Ok(()),
-            Err(error) if is_status(&error, 404) => Ok(()),
+            Ok(_) => {
+                self.snapshots
+                    .spaces
+                    .modify(id, |space| space.disabled = true);
+                Ok(())
+            }
+            Err(error) if is_status(&error, 404) => {
+                self.snapshots.spaces.remove(id);
+                Ok(())
+            }
             Err(error) => Err(error.into()),
         }
     }
@@ -323,8 +442,13 @@ impl FilesClient for OcisClient {
             .header("Restore", "T")
             .json(&json!({}))
             .map_err(encode_error)?;
-        let drive: DriveWire = self.http.send_json("space.restore", request).await?;
-        Ok(drive.into())
+        let restored = self
+            .http
+            .send_json::<DriveWire>("space.restore", request)
+            .await
+            .map(Space::from)
+            .map_err(FilesError::from);
+        self.keep_space(id, restored)
     }
 
     #[tracing::instrument(skip(self), fields(upstream = "ocis"))]
@@ -337,31 +461,34 @@ impl FilesClient for OcisClient {
             )
             .await
         {
-            Ok(_) => Ok(()),
-            Err(error) if is_status(&error, 404) => Ok(()),
+            Ok(_) => {
+                self.snapshots.spaces.remove(id);
+                Ok(())
+            }
+            Err(error) if is_status(&error, 404) => {
+                self.snapshots.spaces.remove(id);
+                Ok(())
+            }
             Err(error) => Err(error.into()),
         }
     }
 
     #[tracing::instrument(skip(self), fields(upstream = "ocis"))]
     async fn list_groups(&self) -> Result<Vec<FilesGroup>, FilesError> {
-        let list: Option<Collection<GroupWire>> = self
-            .http
-            .send_json("group.list", RequestSpec::get("graph/v1.0/groups"))
-            .await?;
-        Ok(list
-            .map(|c| c.value)
-            .unwrap_or_default()
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        let mut groups = self.group_snapshot().await?.all();
+        groups.sort_by(|a, b| (&a.display_name, &a.id).cmp(&(&b.display_name, &b.id)));
+        Ok(groups)
     }
 
     #[tracing::instrument(skip(self), fields(upstream = "ocis"))]
     async fn find_group(&self, name: &str) -> Result<Option<FilesGroup>, FilesError> {
         let request = RequestSpec::get(format!("graph/v1.0/groups/{}", segment(name)));
         match self.http.send_json::<GroupWire>("group.get", request).await {
-            Ok(group) if group.display_name == name => Ok(Some(group.into())),
+            Ok(group) if group.display_name == name => {
+                let group: FilesGroup = group.into();
+                self.snapshots.groups.put(group.clone());
+                Ok(Some(group))
+            }
             Ok(_) => Ok(None),
             Err(error) if is_status(&error, 404) => Ok(None),
             Err(error) => Err(error.into()),
@@ -386,7 +513,11 @@ impl FilesClient for OcisClient {
             .send_json::<GroupWire>("group.create", request)
             .await
         {
-            Ok(group) => Ok(group.into()),
+            Ok(group) => {
+                let group: FilesGroup = group.into();
+                self.snapshots.groups.put(group.clone());
+                Ok(group)
+            }
             Err(error) if is_status(&error, 409) => {
                 // nameAlreadyExists: created concurrently (e.g. by the proxy's group sync).
                 let existing = self
@@ -409,8 +540,14 @@ impl FilesClient for OcisClient {
             )
             .await
         {
-            Ok(_) => Ok(()),
-            Err(error) if is_status(&error, 404) => Ok(()),
+            Ok(_) => {
+                self.snapshots.groups.remove(id);
+                Ok(())
+            }
+            Err(error) if is_status(&error, 404) => {
+                self.snapshots.groups.remove(id);
+                Ok(())
+            }
             Err(error) => Err(error.into()),
         }
     }

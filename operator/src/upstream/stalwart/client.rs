@@ -3,13 +3,14 @@
 use serde_json::{Map, Value, json};
 
 use super::jmap::{self, SetResponse};
+use super::snapshots::{Snapshots, by_address, by_name};
 use super::wire::{AccountWire, DkimWire, DomainWire, GetResponse, QueryResponse, decode};
 use super::zone::mail_records;
 use super::{
     DkimKey, DkimMode, DomainSpec, MailAlias, MailClient, MailDnsRecord, MailDomain, MailError,
     Mailbox, MailboxSpec, NewDkimKey, Page, describe, marker_in, normalize_domain,
 };
-use crate::upstream::http::{Secret, UpstreamHttp};
+use crate::upstream::http::{ErrorCategory, Secret, UpstreamHttp};
 use crate::upstream::marker::{Marker, Ownership};
 
 const DOMAIN_PROPERTIES: [&str; 5] = ["name", "description", "dkimManagement", "isEnabled", "id"];
@@ -29,6 +30,8 @@ const ACCOUNT_PROPERTIES: [&str; 9] = [
 #[derive(Clone, Debug)]
 pub struct StalwartClient {
     http: UpstreamHttp,
+    /// The collections observations are answered from.
+    pub(super) snapshots: Snapshots,
 }
 
 fn permissions(suspended: bool) -> Value {
@@ -66,7 +69,10 @@ fn get_by_ref(object: &str, query_call: &str, properties: &[&str]) -> Value {
 impl StalwartClient {
     /// A client over `http` (whose base URL is the server's root; requests go to `jmap`).
     pub fn new(http: UpstreamHttp) -> StalwartClient {
-        StalwartClient { http }
+        StalwartClient {
+            snapshots: Snapshots::new(&http),
+            http,
+        }
     }
 
     async fn query_get<T: serde::de::DeserializeOwned>(
@@ -178,10 +184,12 @@ impl StalwartClient {
                     json!({"description": marker.key()}),
                 )
                 .await?;
-                Ok(MailDomain {
+                let adopted = MailDomain {
                     description: Some(marker.key()),
                     ..domain
-                })
+                };
+                self.snapshots.domains.put(adopted.clone());
+                Ok(adopted)
             }
         }
     }
@@ -213,10 +221,12 @@ impl StalwartClient {
                     json!({"description": description}),
                 )
                 .await?;
-                Ok(Mailbox {
+                let adopted = Mailbox {
                     description: Some(description),
                     ..mailbox
-                })
+                };
+                self.snapshots.mailboxes.put(adopted.clone());
+                Ok(adopted)
             }
         }
     }
@@ -226,26 +236,20 @@ impl MailClient for StalwartClient {
     #[tracing::instrument(skip(self), fields(upstream = "stalwart"))]
     async fn find_domain(&self, name: &str) -> Result<Option<MailDomain>, MailError> {
         let name = normalize_domain(name);
-        let (list, _) = self
-            .query_get::<DomainWire>(
-                "domain.find",
-                "Domain",
-                json!({"filter": {"name": name}}),
-                &DOMAIN_PROPERTIES,
-            )
-            .await?;
-        Ok(list
-            .into_iter()
-            .map(MailDomain::from)
-            .find(|d| d.name == name))
+        Ok(self.domain_snapshot().await?.find_one(&by_name(&name)))
     }
 
     #[tracing::instrument(skip(self), fields(upstream = "stalwart"))]
     async fn get_domain(&self, id: &str) -> Result<Option<MailDomain>, MailError> {
-        Ok(self
+        let found: Option<MailDomain> = self
             .get::<DomainWire>("domain.get", "Domain", id, &DOMAIN_PROPERTIES)
             .await?
-            .map(Into::into))
+            .map(Into::into);
+        match &found {
+            Some(domain) => self.snapshots.domains.put(domain.clone()),
+            None => self.snapshots.domains.remove(id),
+        }
+        Ok(found)
     }
 
     #[tracing::instrument(skip(self), fields(upstream = "stalwart"))]
@@ -285,13 +289,17 @@ impl MailClient for StalwartClient {
             .set("domain.create", "Domain", json!({"create": {"d": create}}))
             .await?;
         match response.created("d") {
-            Ok(id) => Ok(MailDomain {
-                id,
-                name,
-                description: Some(marker.key()),
-                dkim: spec.dkim,
-                enabled: true,
-            }),
+            Ok(id) => {
+                let created = MailDomain {
+                    id,
+                    name,
+                    description: Some(marker.key()),
+                    dkim: spec.dkim,
+                    enabled: true,
+                };
+                self.snapshots.domains.put(created.clone());
+                Ok(created)
+            }
             Err(error) if error.kind == "primaryKeyViolation" && error.properties == ["name"] => {
                 // Created concurrently since our lookup: judge it by its marker. A name that
                 // is another domain's alias is a real conflict (stalwart.md 5.2.5).
@@ -331,14 +339,28 @@ impl MailClient for StalwartClient {
         if patch.is_empty() {
             return Ok(false);
         }
-        self.update("domain.update", "Domain", &current.id, Value::Object(patch))
-            .await?;
-        Ok(true)
+        let updated = self
+            .update("domain.update", "Domain", &current.id, Value::Object(patch))
+            .await;
+        match updated {
+            Ok(()) => self.snapshots.domains.put(MailDomain {
+                description: Some(marker.key()),
+                dkim: spec.dkim,
+                ..current.clone()
+            }),
+            Err(ref e) if e.category() == ErrorCategory::NotFound => {
+                self.snapshots.domains.remove(&current.id)
+            }
+            Err(_) => {}
+        }
+        updated.map(|()| true)
     }
 
     #[tracing::instrument(skip(self), fields(upstream = "stalwart"))]
     async fn delete_domain(&self, id: &str) -> Result<(), MailError> {
-        self.destroy("domain.delete", "Domain", id).await
+        self.destroy("domain.delete", "Domain", id).await?;
+        self.snapshots.domains.remove(id);
+        Ok(())
     }
 
     #[tracing::instrument(skip(self), fields(upstream = "stalwart"))]
@@ -420,14 +442,10 @@ impl MailClient for StalwartClient {
         domain_id: &str,
     ) -> Result<Option<Mailbox>, MailError> {
         let local = local_part.trim().to_lowercase();
-        let filter = json!({"filter": {"name": local, "domainId": domain_id, "@type": "User"}});
-        let (list, _) = self
-            .query_get::<AccountWire>("account.find", "Account", filter, &ACCOUNT_PROPERTIES)
-            .await?;
-        Ok(list
-            .into_iter()
-            .map(Mailbox::from)
-            .find(|m| m.local_part == local && m.domain_id == domain_id))
+        Ok(self
+            .mailbox_snapshot()
+            .await?
+            .find_one(&by_address(&local, domain_id)))
     }
 
     #[tracing::instrument(skip(self), fields(upstream = "stalwart"))]
@@ -486,10 +504,14 @@ impl MailClient for StalwartClient {
             )
             .await?;
         match response.created("a") {
-            Ok(id) => self.get_account(&id).await?.ok_or(MailError::Protocol {
-                operation: "account.create",
-                reason: "created account not found".into(),
-            }),
+            Ok(id) => {
+                let created = self.get_account(&id).await?.ok_or(MailError::Protocol {
+                    operation: "account.create",
+                    reason: "created account not found".into(),
+                })?;
+                self.snapshots.mailboxes.put(created.clone());
+                Ok(created)
+            }
             Err(error) if error.kind == "primaryKeyViolation" && error.properties == ["email"] => {
                 let holder = error.object_id.unwrap_or(jmap::ObjectRefWire {
                     object: String::new(),
@@ -500,6 +522,8 @@ impl MailClient for StalwartClient {
                     && existing.local_part == local
                     && existing.domain_id == spec.domain_id
                 {
+                    // created since the snapshot was loaded: judge it by its marker
+                    self.snapshots.mailboxes.put(existing.clone());
                     return self.claim_mailbox(existing, spec, marker, adopt).await;
                 }
                 // The address is an alias of another account, or a mailing list.
@@ -553,14 +577,32 @@ impl MailClient for StalwartClient {
         if patch.is_empty() {
             return Ok(false);
         }
-        self.update(
-            "account.update",
-            "Account",
-            &current.id,
-            Value::Object(patch),
-        )
-        .await?;
-        Ok(true)
+        let updated = self
+            .update(
+                "account.update",
+                "Account",
+                &current.id,
+                Value::Object(patch),
+            )
+            .await;
+        match updated {
+            Ok(()) => self.snapshots.mailboxes.put(Mailbox {
+                description: Some(description),
+                quota_bytes: spec.quota_bytes,
+                aliases: want
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, a)| (i.to_string(), a))
+                    .collect(),
+                suspended: spec.suspended,
+                ..current.clone()
+            }),
+            Err(ref e) if e.category() == ErrorCategory::NotFound => {
+                self.snapshots.mailboxes.remove(&current.id)
+            }
+            Err(_) => {}
+        }
+        updated.map(|()| true)
     }
 
     #[tracing::instrument(skip(self, password), fields(upstream = "stalwart"))]
@@ -570,16 +612,23 @@ impl MailClient for StalwartClient {
             kind: "notFound".into(),
             properties: Vec::new(),
         })?;
-        let patch = match account.password_index {
+        let patch = match &account.password_index {
             // Only the secret is patched: replacing `credentials` would drop app passwords.
             Some(index) => json!({format!("credentials/{index}/secret"): password.expose()}),
             None => json!({"credentials/0": {"@type": "Password", "secret": password.expose()}}),
         };
-        self.update("account.password", "Account", id, patch).await
+        self.update("account.password", "Account", id, patch)
+            .await?;
+        self.snapshots.mailboxes.modify(id, |mailbox| {
+            mailbox.password_index = account.password_index.or(Some("0".into()));
+        });
+        Ok(())
     }
 
     #[tracing::instrument(skip(self), fields(upstream = "stalwart"))]
     async fn delete_mailbox(&self, id: &str) -> Result<(), MailError> {
-        self.destroy("account.delete", "Account", id).await
+        self.destroy("account.delete", "Account", id).await?;
+        self.snapshots.mailboxes.remove(id);
+        Ok(())
     }
 }

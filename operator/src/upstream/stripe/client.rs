@@ -21,8 +21,8 @@ const PAGE_SIZE: &str = "100";
 /// `Auth::Bearer(<secret key>)`.
 #[derive(Clone, Debug)]
 pub struct StripeClient {
-    http: UpstreamHttp,
-    dialect: Dialect,
+    pub(super) http: UpstreamHttp,
+    pub(super) dialect: Dialect,
 }
 
 impl StripeClient {
@@ -190,7 +190,7 @@ impl StripeClient {
         })
     }
 
-    async fn post_form<T: serde::de::DeserializeOwned>(
+    pub(super) async fn post_form<T: serde::de::DeserializeOwned>(
         &self,
         operation: &'static str,
         path: String,
@@ -205,7 +205,7 @@ impl StripeClient {
     }
 }
 
-fn is_not_found(error: &UpstreamError) -> bool {
+pub(super) fn is_not_found(error: &UpstreamError) -> bool {
     error.category() == ErrorCategory::NotFound
 }
 

@@ -147,6 +147,105 @@ impl BillingOutcome {
     }
 }
 
+/// The tenant's customer and subscription as Stripe holds them (`None`: not there).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObservedBilling {
+    pub customer: Option<Customer>,
+    /// The live subscription carrying our marker.
+    pub subscription: Option<Subscription>,
+}
+
+/// Observes the tenant's customer and subscription (the customer by the id in `known` when it
+/// still carries our marker, else by marker). Reads only.
+pub async fn observe<C: BillingClient + Sync>(
+    client: &C,
+    marker: &Marker,
+    known: Option<&TenantBilling>,
+) -> Result<ObservedBilling, BillingError> {
+    let customer = match known.and_then(|k| k.customer_id.as_deref()) {
+        Some(id) => match client.get_customer(id).await? {
+            // an id in status that now carries someone else's marker is not trusted
+            Some(c) if c.marker.as_deref() == Some(marker.key().as_str()) => Some(c),
+            _ => client.find_customer(marker).await?,
+        },
+        None => client.find_customer(marker).await?,
+    };
+    let subscription = match &customer {
+        Some(c) => client.find_subscription(&c.id, marker).await?,
+        None => None,
+    };
+    Ok(ObservedBilling {
+        customer,
+        subscription,
+    })
+}
+
+/// Takes one planned step, updating `state` with what Stripe answered. Creates adopt what
+/// carries our marker and send an idempotency key.
+pub async fn apply_step<C: BillingClient + Sync>(
+    client: &C,
+    marker: &Marker,
+    desired: &DesiredBilling,
+    state: &mut ObservedBilling,
+    step: BillingStep,
+) -> Result<(), BillingError> {
+    match step {
+        BillingStep::CreateCustomer => {
+            state.customer = Some(client.create_customer(&desired.customer, marker).await?);
+        }
+        BillingStep::UpdateCustomer => {
+            if let Some(c) = &state.customer {
+                state.customer = Some(client.update_customer(c, &desired.customer).await?.0);
+            }
+        }
+        BillingStep::CreateSubscription => {
+            let c = state.customer.as_ref().ok_or(BillingError::Protocol {
+                operation: "subscription.create",
+                missing: "a customer",
+            })?;
+            state.subscription = Some(
+                client
+                    .create_subscription(&c.id, &desired.subscription, marker)
+                    .await?,
+            );
+        }
+        BillingStep::UpdateSubscription => {
+            if let Some(s) = &state.subscription {
+                state.subscription = Some(
+                    client
+                        .update_subscription(s, &desired.subscription)
+                        .await?
+                        .0,
+                );
+            }
+        }
+        BillingStep::PauseCollection | BillingStep::ResumeCollection => {
+            if let Some(s) = &state.subscription {
+                let paused = step == BillingStep::PauseCollection;
+                state.subscription = Some(client.set_collection_paused(s, paused).await?.0);
+            }
+        }
+    }
+    Ok(())
+}
+
+impl ObservedBilling {
+    /// The outcome once every step is taken: both objects must exist by then.
+    pub fn into_outcome(self, steps: Vec<BillingStep>) -> Result<BillingOutcome, BillingError> {
+        match (self.customer, self.subscription) {
+            (Some(customer), Some(subscription)) => Ok(BillingOutcome {
+                customer,
+                subscription,
+                steps,
+            }),
+            _ => Err(BillingError::Protocol {
+                operation: "billing.converge",
+                missing: "a customer and a subscription",
+            }),
+        }
+    }
+}
+
 /// Observes the tenant's customer and subscription (by the ids in `known`, else by marker) and
 /// takes the planned steps. A steady state makes reads only.
 pub async fn converge<C: BillingClient + Sync>(
@@ -155,96 +254,52 @@ pub async fn converge<C: BillingClient + Sync>(
     known: Option<&TenantBilling>,
     desired: &DesiredBilling,
 ) -> Result<BillingOutcome, BillingError> {
-    let mut customer = match known.and_then(|k| k.customer_id.as_deref()) {
-        Some(id) => match client.get_customer(id).await? {
-            // an id in status that now carries someone else's marker is not trusted
-            Some(c) if c.marker.as_deref() == Some(marker.key().as_str()) => Some(c),
-            _ => client.find_customer(marker).await?,
-        },
-        None => client.find_customer(marker).await?,
-    };
-    let mut subscription = match &customer {
-        Some(c) => client.find_subscription(&c.id, marker).await?,
-        None => None,
-    };
-    let steps = plan_billing(desired, customer.as_ref(), subscription.as_ref());
+    let mut state = observe(client, marker, known).await?;
+    let steps = plan_billing(
+        desired,
+        state.customer.as_ref(),
+        state.subscription.as_ref(),
+    );
     for step in &steps {
-        match step {
-            BillingStep::CreateCustomer => {
-                customer = Some(client.create_customer(&desired.customer, marker).await?);
-            }
-            BillingStep::UpdateCustomer => {
-                if let Some(c) = &customer {
-                    customer = Some(client.update_customer(c, &desired.customer).await?.0);
-                }
-            }
-            BillingStep::CreateSubscription => {
-                let c = customer.as_ref().ok_or(BillingError::Protocol {
-                    operation: "subscription.create",
-                    missing: "a customer",
-                })?;
-                subscription = Some(
-                    client
-                        .create_subscription(&c.id, &desired.subscription, marker)
-                        .await?,
-                );
-            }
-            BillingStep::UpdateSubscription => {
-                if let Some(s) = &subscription {
-                    subscription = Some(
-                        client
-                            .update_subscription(s, &desired.subscription)
-                            .await?
-                            .0,
-                    );
-                }
-            }
-            BillingStep::PauseCollection | BillingStep::ResumeCollection => {
-                if let Some(s) = &subscription {
-                    let paused = *step == BillingStep::PauseCollection;
-                    subscription = Some(client.set_collection_paused(s, paused).await?.0);
-                }
-            }
-        }
+        apply_step(client, marker, desired, &mut state, *step).await?;
     }
-    match (customer, subscription) {
-        (Some(customer), Some(subscription)) => Ok(BillingOutcome {
-            customer,
-            subscription,
-            steps,
-        }),
-        _ => Err(BillingError::Protocol {
-            operation: "billing.converge",
-            missing: "a customer and a subscription",
-        }),
-    }
+    state.into_outcome(steps)
 }
 
-/// Deletion with `deletionPolicy: Delete`: the subscription ends now (no final invoice); the
-/// customer is kept, since Stripe keeps invoices and payments with it. Gone is success.
-/// (With `Orphan` nothing is called.)
+/// What deletion removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Released {
+    /// Subscriptions cancelled (ids).
+    pub cancelled: Vec<String>,
+    /// The customer deleted (id).
+    pub deleted_customer: Option<String>,
+}
+
+/// Deletion with `deletionPolicy: Delete`: the subscription ends now (no final invoice) and the
+/// customer carrying our marker is deleted. Gone is success; a customer that carries anything
+/// but our marker is never touched. (With `Orphan` nothing is called.)
 pub async fn release<C: BillingClient + Sync>(
     client: &C,
     marker: &Marker,
     known: Option<&TenantBilling>,
-) -> Result<(), BillingError> {
-    if let Some(id) = known.and_then(|k| k.subscription_id.as_deref()) {
-        client
-            .cancel_subscription(id, CancelMode::Immediately)
-            .await?;
-    }
-    let customer = match known.and_then(|k| k.customer_id.as_deref()) {
-        Some(id) => client.get_customer(id).await?,
-        None => client.find_customer(marker).await?,
+) -> Result<Released, BillingError> {
+    let mut released = Released::default();
+    let observed = observe(client, marker, known).await?;
+    let Some(customer) = observed.customer else {
+        return Ok(released);
     };
-    if let Some(c) = customer
-        && let Some(s) = client.find_subscription(&c.id, marker).await?
-    {
-        client
-            .cancel_subscription(&s.id, CancelMode::Immediately)
-            .await?;
+    let key = marker.key();
+    for s in client.list_subscriptions(&customer.id).await? {
+        if !s.is_ended() && s.marker.as_deref() == Some(key.as_str()) {
+            client
+                .cancel_subscription(&s.id, CancelMode::Immediately)
+                .await?;
+            released.cancelled.push(s.id);
+        }
     }
-    Ok(())
+    client.delete_customer(&customer.id).await?;
+    released.deleted_customer = Some(customer.id);
+    Ok(released)
 }
 
 #[cfg(test)]

@@ -92,6 +92,47 @@ impl Dialect {
     }
 }
 
+/// One entry of the plan catalogue that must exist on the server (what `dezky dev` bills with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CataloguePrice {
+    /// The id the catalogue names (`plans.<plan>.stripePriceId`).
+    pub id: String,
+    /// The product's name, as invoices show it.
+    pub name: String,
+    /// Per seat and month, in the currency's smallest unit.
+    pub unit_amount: u64,
+    /// ISO 4217, lower case (`eur`).
+    pub currency: String,
+}
+
+impl Dialect {
+    /// Where one catalogue entry is read: a Price on Stripe, a Plan on localstripe.
+    pub(crate) fn catalogue_path(self, id: &str) -> String {
+        match self {
+            Dialect::Stripe => format!("v1/prices/{id}"),
+            Dialect::Localstripe => format!("v1/plans/{id}"),
+        }
+    }
+
+    /// How a missing catalogue entry is created with its own id: a monthly per-seat Plan on
+    /// localstripe. `None` on Stripe, which assigns price ids itself: there the prices are made
+    /// in the dashboard and their ids put into the configuration.
+    pub(crate) fn catalogue_create(self, price: &CataloguePrice) -> Option<(String, Form)> {
+        match self {
+            Dialect::Stripe => None,
+            Dialect::Localstripe => Some((
+                "v1/plans".into(),
+                Form::new()
+                    .set("id", price.id.clone())
+                    .set("amount", price.unit_amount.to_string())
+                    .set("currency", price.currency.clone())
+                    .set("interval", "month")
+                    .set("product[name]", price.name.clone()),
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +180,32 @@ mod tests {
         assert!(!Dialect::Localstripe.is_paused("sub_1", None, Some("")));
         assert_eq!(Dialect::Stripe.item_field(0), "items[0][price]");
         assert_eq!(Dialect::Localstripe.item_field(0), "items[0][plan]");
+    }
+
+    #[test]
+    fn the_catalogue_is_plans_on_localstripe_and_read_only_on_stripe() {
+        let price = CataloguePrice {
+            id: "dezky-business".into(),
+            name: "Business".into(),
+            unit_amount: 1200,
+            currency: "eur".into(),
+        };
+        assert_eq!(
+            Dialect::Stripe.catalogue_path("price_1"),
+            "v1/prices/price_1"
+        );
+        assert_eq!(
+            Dialect::Localstripe.catalogue_path("dezky-business"),
+            "v1/plans/dezky-business"
+        );
+        assert_eq!(Dialect::Stripe.catalogue_create(&price), None);
+        let (path, form) = Dialect::Localstripe
+            .catalogue_create(&price)
+            .expect("localstripe creates plans");
+        assert_eq!(path, "v1/plans");
+        let fields = form.into_fields();
+        assert!(fields.contains(&("id".into(), "dezky-business".into())));
+        assert!(fields.contains(&("amount".into(), "1200".into())));
+        assert!(fields.contains(&("interval".into(), "month".into())));
     }
 }

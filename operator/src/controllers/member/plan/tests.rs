@@ -369,3 +369,58 @@ fn helpers_parse_quantities_seats_and_markers() {
         "tenant-acme-files-manager"
     );
 }
+
+#[test]
+fn a_mailbox_turned_off_is_disabled_not_deleted_and_never_created() {
+    // turned off while it exists (the drift is the disabled flag): one update, nothing deleted
+    let off = Facts {
+        mailbox_wanted: false,
+        mailbox: MailboxFact::Ours {
+            id: "a1".into(),
+            drifted: true,
+        },
+        ..converged()
+    };
+    let p = plan(&off);
+    assert_eq!(p.steps, [Step::UpdateMailbox]);
+    assert_eq!(
+        verdict(&p, types::MAILBOX_READY).status,
+        ConditionStatus::Unknown
+    );
+    // once disabled: nothing to do, MailboxReady says it is off
+    let disabled = Facts {
+        mailbox: MailboxFact::Ours {
+            id: "a1".into(),
+            drifted: false,
+        },
+        ..off.clone()
+    };
+    let p = plan(&disabled);
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+    let v = verdict(&p, types::MAILBOX_READY);
+    assert_eq!(v.status, ConditionStatus::True);
+    assert_eq!(v.reason, REASON_MAILBOX_DISABLED);
+    // paused: the change waits
+    let p = plan(&Facts {
+        paused: true,
+        ..off.clone()
+    });
+    assert!(p.steps.is_empty());
+    assert_eq!(verdict(&p, types::MAILBOX_READY).reason, reasons::PAUSED);
+    // off and missing: nothing is created
+    let p = plan(&Facts {
+        mailbox: MailboxFact::Missing,
+        ..off.clone()
+    });
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+    assert_eq!(
+        verdict(&p, types::MAILBOX_READY).reason,
+        reasons::RECONCILED
+    );
+    // an unmarked mailbox at the address is left alone
+    let p = plan(&Facts {
+        mailbox: MailboxFact::Unmarked,
+        ..off
+    });
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+}

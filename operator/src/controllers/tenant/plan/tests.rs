@@ -31,6 +31,7 @@ fn desired(adopt: bool, paused: bool) -> Desired {
         },
         adopt,
         paused,
+        suspended: false,
     }
 }
 
@@ -140,6 +141,52 @@ fn a_new_tenant_creates_everything_it_can_see() {
     );
     // Shares wait for the next round, when the space and groups have ids.
     assert_eq!(creates(|s| matches!(s, Step::Share { .. })), 0);
+}
+
+#[test]
+fn suspension_disables_the_space_and_resumption_restores_it() {
+    let suspended = Desired {
+        suspended: true,
+        ..desired(false, false)
+    };
+    let files = |p: &Plan| {
+        p.verdicts
+            .iter()
+            .find(|v| v.type_ == types::FILES_READY)
+            .cloned()
+            .expect("files verdict")
+    };
+    let got = plan(&suspended, &converged());
+    assert_eq!(got.steps, vec![Step::DisableSpace]);
+    let mut disabled = converged();
+    disabled.space = Found::Ours(Space {
+        disabled: true,
+        quota_bytes: GIB,
+        ..space(2 * GIB)
+    });
+    // while suspended a disabled space is left alone (no quota change, no shares), and says so
+    disabled.permissions = vec![];
+    let got = plan(&suspended, &disabled);
+    assert!(got.steps.is_empty(), "{got:?}");
+    let verdict = files(&got);
+    assert_eq!(
+        (verdict.status, verdict.reason.as_str()),
+        (ConditionStatus::True, reasons::SUSPENDED)
+    );
+    assert!(verdict.message.contains("suspended"), "{}", verdict.message);
+    // resumed: restored first; quota and shares follow once it is enabled again
+    let got = plan(&desired(false, false), &disabled);
+    assert_eq!(got.steps.first(), Some(&Step::RestoreSpace));
+    assert_eq!(files(&got).reason, reasons::RECONCILED);
+    // paused: nothing is disabled, and the condition says what would be done
+    let paused = Desired {
+        suspended: true,
+        ..desired(false, true)
+    };
+    let got = plan(&paused, &converged());
+    assert!(got.steps.is_empty(), "{got:?}");
+    assert_eq!(files(&got).reason, reasons::PAUSED);
+    assert!(files(&got).message.contains("disable the space"));
 }
 
 #[test]

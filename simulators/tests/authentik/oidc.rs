@@ -4,145 +4,14 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use dezky_simulators::authentik::{AuthentikOptions, AuthentikSim, OidcApp};
-use dezky_simulators::control::Control;
-use rsa::pkcs1v15::{Signature, VerifyingKey};
-use rsa::signature::Verifier;
-use rsa::{BigUint, RsaPublicKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-const TOKEN: &str = "oidc-token";
+use super::support::{Server, start_with_console_app as start, verify};
+
 const REDIRECT: &str = "http://127.0.0.1:9999/callback";
 
-struct Server {
-    url: String,
-    api: reqwest::Client,
-    browser: Browser,
-    sim: AuthentikSim,
-}
-
-/// A browser without redirects that keeps the `authentik_session` cookie.
-#[derive(Default)]
-struct Browser {
-    http: reqwest::Client,
-    cookie: std::sync::Mutex<Option<String>>,
-}
-
-impl Browser {
-    fn new() -> Self {
-        Browser {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("browser"),
-            cookie: Default::default(),
-        }
-    }
-
-    fn remember(&self, response: &reqwest::Response) {
-        if let Some(set) = response
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-        {
-            let pair = set.split(';').next().unwrap_or_default().to_owned();
-            *self.cookie.lock().expect("lock") = if pair.ends_with('=') {
-                None
-            } else {
-                Some(pair)
-            };
-        }
-    }
-
-    async fn get(&self, url: &str) -> reqwest::Response {
-        let mut req = self.http.get(url);
-        if let Some(cookie) = self.cookie.lock().expect("lock").clone() {
-            req = req.header("cookie", cookie);
-        }
-        let response = req.send().await.expect("get");
-        self.remember(&response);
-        response
-    }
-
-    async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let response = self.http.post(url).form(form).send().await.expect("post");
-        self.remember(&response);
-        response
-    }
-}
-
-async fn start() -> Server {
-    let sim = AuthentikSim::new(AuthentikOptions {
-        api_token: TOKEN.into(),
-        signing_key_path: None,
-    });
-    sim.seed_oidc_app(&OidcApp {
-        slug: "dezky-console".into(),
-        name: "Dezky console".into(),
-        client_id: "dezky-console".into(),
-        redirect_uris: vec![("regex".into(), r"http://127\.0\.0\.1(:[0-9]+)?/.*".into())],
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let router = sim.router(&Control::new("c".into()));
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Server {
-        url,
-        api: reqwest::Client::new(),
-        browser: Browser::new(),
-        sim,
-    }
-}
-
 impl Server {
-    async fn api(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let response = self
-            .api
-            .request(method, format!("{}/api/v3/{path}", self.url))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .expect("send");
-        let text = response.text().await.expect("text");
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).expect("json")
-        }
-    }
-
-    /// A member of `group` (created if needed) with a password.
-    async fn user(&self, username: &str, password: &str, group: Option<&str>) -> i64 {
-        let user = self.api(reqwest::Method::POST, "core/users/", json!({"username": username, "name": username, "email": format!("{username}@acme.test")})).await;
-        let pk = user["pk"].as_i64().expect("pk");
-        self.api(
-            reqwest::Method::POST,
-            &format!("core/users/{pk}/set_password/"),
-            json!({"password": password}),
-        )
-        .await;
-        if let Some(group) = group {
-            let g = self
-                .api(
-                    reqwest::Method::POST,
-                    "core/groups/",
-                    json!({"name": group}),
-                )
-                .await;
-            self.api(
-                reqwest::Method::POST,
-                &format!("core/groups/{}/add_user/", g["pk"].as_str().expect("g")),
-                json!({"pk": pk}),
-            )
-            .await;
-        }
-        pk
-    }
-
     fn location(response: &reqwest::Response) -> String {
         response
             .headers()
@@ -211,50 +80,6 @@ impl Server {
         }
         Ok(url::Url::parse(&Self::location(&response)).expect("redirect"))
     }
-
-    async fn token(&self, form: &[(&str, &str)]) -> (u16, Value) {
-        let response = self
-            .api
-            .post(format!("{}/application/o/token/", self.url))
-            .form(form)
-            .send()
-            .await
-            .expect("token");
-        let status = response.status().as_u16();
-        (status, response.json().await.expect("json"))
-    }
-}
-
-/// Verifies an RS256 JWT against the JWKS and returns its claims.
-fn verify(jwt: &str, jwks: &Value) -> Value {
-    let parts: Vec<&str> = jwt.split('.').collect();
-    assert_eq!(parts.len(), 3);
-    let header: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).expect("b64")).expect("header");
-    assert_eq!(header["alg"], "RS256");
-    let key = jwks["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .find(|k| k["kid"] == header["kid"])
-        .expect("kid in JWKS");
-    let n = BigUint::from_bytes_be(
-        &URL_SAFE_NO_PAD
-            .decode(key["n"].as_str().expect("n"))
-            .expect("n"),
-    );
-    let e = BigUint::from_bytes_be(
-        &URL_SAFE_NO_PAD
-            .decode(key["e"].as_str().expect("e"))
-            .expect("e"),
-    );
-    let public = RsaPublicKey::new(n, e).expect("key");
-    let signature = Signature::try_from(URL_SAFE_NO_PAD.decode(parts[2]).expect("sig").as_slice())
-        .expect("sig");
-    VerifyingKey::<Sha256>::new(public)
-        .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
-        .expect("signature verifies");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("b64")).expect("claims")
 }
 
 #[tokio::test]
@@ -263,7 +88,7 @@ async fn authorization_code_with_pkce_issues_verifiable_tokens_with_groups() {
     s.user("jdoe", "pw-jdoe-1234", Some("tenant-acme")).await;
     let issuer = format!("{}/application/o/dezky-console/", s.url);
     let discovery: Value = s
-        .api
+        .http
         .get(format!("{issuer}.well-known/openid-configuration"))
         .send()
         .await
@@ -284,7 +109,7 @@ async fn authorization_code_with_pkce_issues_verifiable_tokens_with_groups() {
             .contains(&json!("S256"))
     );
     let jwks_response = s
-        .api
+        .http
         .get(format!("{issuer}jwks/"))
         .send()
         .await
@@ -358,7 +183,7 @@ async fn authorization_code_with_pkce_issues_verifiable_tokens_with_groups() {
     assert_eq!(access["groups"], json!(["tenant-acme"]));
 
     let info: Value = s
-        .api
+        .http
         .get(format!("{}/application/o/userinfo/", s.url))
         .bearer_auth(tokens["access_token"].as_str().expect("a"))
         .send()
@@ -374,7 +199,7 @@ async fn authorization_code_with_pkce_issues_verifiable_tokens_with_groups() {
     let access_token = tokens["access_token"].as_str().expect("access").to_owned();
     let introspect = |token: String| {
         let url = format!("{}/application/o/introspect/", s.url);
-        let api = s.api.clone();
+        let api = s.http.clone();
         async move {
             api.post(url)
                 .form(&[("token", token.as_str()), ("client_id", "dezky-console")])
@@ -390,7 +215,7 @@ async fn authorization_code_with_pkce_issues_verifiable_tokens_with_groups() {
     assert_eq!(active["active"], true);
     assert_eq!(active["sub"], id["sub"]);
     let revoked = s
-        .api
+        .http
         .post(format!("{}/application/o/revoke/", s.url))
         .form(&[
             ("token", access_token.as_str()),
@@ -405,7 +230,7 @@ async fn authorization_code_with_pkce_issues_verifiable_tokens_with_groups() {
         json!({"active": false})
     );
     let gone = s
-        .api
+        .http
         .get(format!("{}/application/o/userinfo/", s.url))
         .bearer_auth(&access_token)
         .send()
@@ -501,12 +326,7 @@ async fn wrong_passwords_suspended_users_and_unbound_members_are_refused() {
     s.authorize("alice", "pw-alice-1234", &challenge)
         .await
         .expect("member gets in");
-    let s2 = Server {
-        browser: Browser::new(),
-        url: s.url.clone(),
-        api: s.api.clone(),
-        sim: s.sim.clone(),
-    };
+    let s2 = s.with_new_browser();
     assert_eq!(
         s2.authorize("mallory", "pw-mallory-1234", &challenge)
             .await

@@ -1,73 +1,9 @@
 //! The Authentik simulator held to the real REST API v3: hand-written requests in the shapes of
 //! `shared/upstreams/authentik.md`, checked against the responses and error shapes it records.
 
-use dezky_simulators::authentik::{AuthentikOptions, AuthentikSim};
-use dezky_simulators::control::Control;
 use serde_json::{Value, json};
 
-const TOKEN: &str = "wire-token";
-
-struct Server {
-    url: String,
-    http: reqwest::Client,
-    sim: AuthentikSim,
-}
-
-async fn start() -> Server {
-    let sim = AuthentikSim::new(AuthentikOptions {
-        api_token: TOKEN.into(),
-        signing_key_path: None,
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let router = sim.router(&Control::new("c".into()));
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Server {
-        url,
-        http: reqwest::Client::new(),
-        sim,
-    }
-}
-
-impl Server {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}/api/v3/{path}", self.url))
-            .bearer_auth(TOKEN);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        read(req.send().await.expect("send")).await
-    }
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(body)).await
-    }
-    async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::PATCH, path, Some(body)).await
-    }
-    async fn delete(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::DELETE, path, None).await
-    }
-}
-
-async fn read(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (
-        status,
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).expect("json body")
-        },
-    )
-}
+use super::support::{TOKEN, read, start};
 
 #[tokio::test]
 async fn token_authentication_is_bearer_only_and_failures_are_403_detail() {

@@ -1,71 +1,9 @@
 //! The Authentik simulator's SSO endpoints held to the real REST API v3: lookups, OAuth2 providers,
 //! applications and policy bindings, with the request shapes of `shared/upstreams/authentik.md`.
 
-use dezky_simulators::authentik::{AuthentikOptions, AuthentikSim};
-use dezky_simulators::control::Control;
 use serde_json::{Value, json};
 
-const TOKEN: &str = "wire-token";
-
-struct Server {
-    url: String,
-    http: reqwest::Client,
-}
-
-async fn start() -> Server {
-    let sim = AuthentikSim::new(AuthentikOptions {
-        api_token: TOKEN.into(),
-        signing_key_path: None,
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let router = sim.router(&Control::new("c".into()));
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Server {
-        url,
-        http: reqwest::Client::new(),
-    }
-}
-
-impl Server {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}/api/v3/{path}", self.url))
-            .bearer_auth(TOKEN);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        read(req.send().await.expect("send")).await
-    }
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(body)).await
-    }
-    async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::PATCH, path, Some(body)).await
-    }
-    async fn delete(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::DELETE, path, None).await
-    }
-}
-
-async fn read(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (
-        status,
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).expect("json body")
-        },
-    )
-}
+use super::support::start;
 
 #[tokio::test]
 async fn lookups_of_a_fresh_instance() {

@@ -1,138 +1,9 @@
 //! The Authentik simulator's OIDC provider for machines: the `client_credentials` grant with a
 //! username and an app password (a token or a service account's), as real Authentik offers.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use dezky_simulators::authentik::{AuthentikOptions, AuthentikSim, OidcApp};
-use dezky_simulators::control::Control;
-use rsa::pkcs1v15::{Signature, VerifyingKey};
-use rsa::signature::Verifier;
-use rsa::{BigUint, RsaPublicKey};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
-const TOKEN: &str = "oidc-token";
-
-struct Server {
-    url: String,
-    api: reqwest::Client,
-    sim: AuthentikSim,
-}
-
-async fn start() -> Server {
-    let sim = AuthentikSim::new(AuthentikOptions {
-        api_token: TOKEN.into(),
-        signing_key_path: None,
-    });
-    sim.seed_oidc_app(&OidcApp {
-        slug: "dezky-console".into(),
-        name: "Dezky console".into(),
-        client_id: "dezky-console".into(),
-        redirect_uris: vec![("regex".into(), r"http://127\.0\.0\.1(:[0-9]+)?/.*".into())],
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let router = sim.router(&Control::new("c".into()));
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Server {
-        url,
-        api: reqwest::Client::new(),
-        sim,
-    }
-}
-
-impl Server {
-    async fn api(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let response = self
-            .api
-            .request(method, format!("{}/api/v3/{path}", self.url))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .expect("send");
-        let text = response.text().await.expect("text");
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).expect("json")
-        }
-    }
-
-    /// A member of `group` (created if needed) with a password.
-    async fn user(&self, username: &str, password: &str, group: Option<&str>) -> i64 {
-        let user = self.api(reqwest::Method::POST, "core/users/", json!({"username": username, "name": username, "email": format!("{username}@acme.test")})).await;
-        let pk = user["pk"].as_i64().expect("pk");
-        self.api(
-            reqwest::Method::POST,
-            &format!("core/users/{pk}/set_password/"),
-            json!({"password": password}),
-        )
-        .await;
-        if let Some(group) = group {
-            let g = self
-                .api(
-                    reqwest::Method::POST,
-                    "core/groups/",
-                    json!({"name": group}),
-                )
-                .await;
-            self.api(
-                reqwest::Method::POST,
-                &format!("core/groups/{}/add_user/", g["pk"].as_str().expect("g")),
-                json!({"pk": pk}),
-            )
-            .await;
-        }
-        pk
-    }
-
-    async fn token(&self, form: &[(&str, &str)]) -> (u16, Value) {
-        let response = self
-            .api
-            .post(format!("{}/application/o/token/", self.url))
-            .form(form)
-            .send()
-            .await
-            .expect("token");
-        let status = response.status().as_u16();
-        (status, response.json().await.expect("json"))
-    }
-}
-
-/// Verifies an RS256 JWT against the JWKS and returns its claims.
-fn verify(jwt: &str, jwks: &Value) -> Value {
-    let parts: Vec<&str> = jwt.split('.').collect();
-    assert_eq!(parts.len(), 3);
-    let header: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).expect("b64")).expect("header");
-    assert_eq!(header["alg"], "RS256");
-    let key = jwks["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .find(|k| k["kid"] == header["kid"])
-        .expect("kid in JWKS");
-    let n = BigUint::from_bytes_be(
-        &URL_SAFE_NO_PAD
-            .decode(key["n"].as_str().expect("n"))
-            .expect("n"),
-    );
-    let e = BigUint::from_bytes_be(
-        &URL_SAFE_NO_PAD
-            .decode(key["e"].as_str().expect("e"))
-            .expect("e"),
-    );
-    let public = RsaPublicKey::new(n, e).expect("key");
-    let signature = Signature::try_from(URL_SAFE_NO_PAD.decode(parts[2]).expect("sig").as_slice())
-        .expect("sig");
-    VerifyingKey::<Sha256>::new(public)
-        .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
-        .expect("signature verifies");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("b64")).expect("claims")
-}
+use super::support::{start_with_console_app as start, verify};
 
 #[tokio::test]
 async fn client_credentials_with_username_and_app_password() {
@@ -187,7 +58,7 @@ async fn client_credentials_with_username_and_app_password() {
         .await;
     assert_eq!(status, 200, "{tokens}");
     let jwks: Value = s
-        .api
+        .http
         .get(format!("{}/application/o/dezky-console/jwks/", s.url))
         .send()
         .await
@@ -241,7 +112,7 @@ async fn a_service_account_app_password_cannot_call_the_api_but_can_get_tokens()
     assert_eq!(created["username"], "saas-operator");
     let app_password = created["token"].as_str().expect("token").to_owned();
     let api = s
-        .api
+        .http
         .get(format!("{}/api/v3/core/groups/", s.url))
         .bearer_auth(&app_password)
         .send()

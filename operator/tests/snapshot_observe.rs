@@ -1,0 +1,754 @@
+//! Observation from bulk, paged upstream snapshots, against the simulators over real HTTP with
+//! requests counted by the simulators' control layer: many observations cost one paged list,
+//! paging crosses page boundaries, our own writes are visible at once, an external change shows
+//! after a resync, and a create that meets a stale snapshot re-reads instead of duplicating.
+
+use std::time::Duration;
+
+use dezky_operator::upstream::authentik::{
+    AuthentikClient, GroupSpec, IdentityClient, IdentityError, Observed, UserSpec,
+};
+use dezky_operator::upstream::http::{Auth, Secret, UpstreamHttp, UpstreamLimits, UpstreamMetrics};
+use dezky_operator::upstream::marker::Marker;
+use dezky_operator::upstream::ocis::{FilesClient, FilesError, OcisClient, SpaceSpec};
+use dezky_operator::upstream::snapshot::SnapshotSettings;
+use dezky_operator::upstream::stalwart::{
+    DkimMode, DomainSpec, MailClient, MailError, MailboxSpec, StalwartClient,
+};
+use dezky_simulators::authentik::{AuthentikOptions, AuthentikSim};
+use dezky_simulators::control::Control;
+use dezky_simulators::ocis::{Ocis, OcisConfig};
+use dezky_simulators::stalwart::{Stalwart, StalwartConfig};
+use prometheus_client::registry::Registry;
+use serde_json::{Map, Value, json};
+
+const TOKEN: &str = "test-api-token";
+
+fn limits(resync: Duration) -> UpstreamLimits {
+    UpstreamLimits {
+        requests_per_second: 2000.0,
+        max_in_flight: 8,
+        snapshots: SnapshotSettings {
+            resync,
+            jitter: 0.0,
+        },
+        ..UpstreamLimits::default()
+    }
+}
+
+fn marker(kind: &str, name: &str) -> Marker {
+    Marker {
+        installation: "test".into(),
+        kind: kind.into(),
+        namespace: Some("tenant-acme".into()),
+        name: name.into(),
+        uid: format!("uid-{name}"),
+    }
+}
+
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    url
+}
+
+struct AuthentikEnv {
+    url: String,
+    control: Control,
+    raw: reqwest::Client,
+}
+
+impl AuthentikEnv {
+    async fn start() -> Self {
+        let control = Control::new("control-token".into());
+        let sim = AuthentikSim::new(AuthentikOptions {
+            api_token: TOKEN.into(),
+            signing_key_path: None,
+        });
+        let url = serve(sim.router(&control)).await;
+        Self {
+            url,
+            control,
+            raw: reqwest::Client::new(),
+        }
+    }
+
+    fn client(&self, resync: Duration, metrics: UpstreamMetrics) -> AuthentikClient {
+        AuthentikClient::new(
+            &self.url.parse().expect("url"),
+            Secret::new(TOKEN),
+            limits(resync),
+            metrics,
+        )
+        .expect("client")
+    }
+
+    /// A hand-written API call, bypassing the client (someone else changing Authentik).
+    async fn api(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let response = self
+            .raw
+            .request(method, format!("{}/api/v3/{path}", self.url))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.expect("json")
+    }
+
+    fn gets(&self, path: &str) -> u64 {
+        self.control
+            .request_count("authentik", Some("GET"), &format!("/api/v3/{path}"))
+    }
+
+    fn posts(&self, path: &str) -> u64 {
+        self.control
+            .request_count("authentik", Some("POST"), &format!("/api/v3/{path}"))
+    }
+}
+
+fn user_spec(username: &str) -> UserSpec {
+    UserSpec {
+        username: username.into(),
+        name: "Someone".into(),
+        email: username.into(),
+        path: "tenants/acme".into(),
+        is_active: true,
+        user_type: "internal".into(),
+        attributes: Map::new(),
+    }
+}
+
+#[tokio::test]
+async fn authentik_observations_cost_one_paged_list_across_page_boundaries() {
+    let env = AuthentikEnv::start().await;
+    // 230 users and 130 groups: three and two pages of 100
+    for i in 0..230 {
+        let key = marker("Member", &format!("m{i}")).key();
+        env.api(
+            reqwest::Method::POST,
+            "core/users/",
+            json!({"username": format!("u{i}@acme.test"), "name": "U", "attributes": {"dezky.io/marker": key}}),
+        )
+        .await;
+    }
+    for i in 0..130 {
+        env.api(
+            reqwest::Method::POST,
+            "core/groups/",
+            json!({"name": format!("g{i}"), "attributes": {}}),
+        )
+        .await;
+    }
+    let total = env
+        .api(reqwest::Method::GET, "core/users/?page_size=1", Value::Null)
+        .await["pagination"]["count"]
+        .as_u64()
+        .expect("count");
+    assert!(total > 200, "{total}");
+    env.control.reset_requests();
+    let registry_metrics = {
+        let mut registry = Registry::default();
+        (UpstreamMetrics::register(&mut registry), registry)
+    };
+    let client = env.client(Duration::from_secs(300), registry_metrics.0.clone());
+    for i in 0..230 {
+        let m = marker("Member", &format!("m{i}"));
+        match client
+            .observe_user(&format!("u{i}@acme.test"), &m)
+            .await
+            .expect("observe")
+        {
+            Observed::Ours(user) => assert_eq!(user.username, format!("u{i}@acme.test")),
+            other => panic!("user {i}: {other:?}"),
+        }
+    }
+    for i in 0..130 {
+        let found = client
+            .observe_group(&format!("g{i}"), &marker("Tenant", &format!("t{i}")))
+            .await
+            .expect("observe");
+        assert!(
+            matches!(found, Observed::Unmarked(_)),
+            "group {i}: {found:?}"
+        );
+    }
+    assert!(matches!(
+        client
+            .observe_user("nobody@acme.test", &marker("Member", "nobody"))
+            .await
+            .expect("observe"),
+        Observed::Missing
+    ));
+    assert_eq!(env.gets("core/users/"), 3, "230 users: three pages, once");
+    assert_eq!(env.gets("core/groups/"), 2, "130 groups: two pages, once");
+
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry_metrics.1).expect("encode");
+    assert!(
+        text.contains(&format!(
+            r#"dezky_upstream_snapshot_objects{{upstream="authentik",collection="users"}} {total}"#
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"dezky_upstream_snapshot_refreshes_total{upstream="authentik",collection="groups",outcome="success"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("dezky_upstream_snapshot_refresh_duration_seconds_count"));
+}
+
+#[tokio::test]
+async fn authentik_own_writes_are_visible_without_a_reload() {
+    let env = AuthentikEnv::start().await;
+    let client = env.client(Duration::from_secs(300), UpstreamMetrics::default());
+    let m = marker("Member", "jdoe");
+    assert_eq!(
+        client
+            .observe_user("jdoe@acme.test", &m)
+            .await
+            .expect("observe"),
+        Observed::Missing
+    );
+    let gm = marker("Tenant", "acme");
+    let group = client
+        .create_group(
+            &GroupSpec {
+                name: "tenant-acme".into(),
+                attributes: Map::new(),
+            },
+            &gm,
+            false,
+        )
+        .await
+        .expect("group");
+    let user = client
+        .create_user(&user_spec("jdoe@acme.test"), &m, false)
+        .await
+        .expect("user");
+    client.add_member(&group.pk, user.pk).await.expect("join");
+    let renamed = UserSpec {
+        name: "Jane Doe".into(),
+        ..user_spec("jdoe@acme.test")
+    };
+    client
+        .update_user(&user, &renamed, &m)
+        .await
+        .expect("update");
+    let lists = env.gets("core/users/") + env.gets("core/groups/");
+
+    let Observed::Ours(seen) = client
+        .observe_user("jdoe@acme.test", &m)
+        .await
+        .expect("observe")
+    else {
+        panic!("our user is observed as ours");
+    };
+    assert_eq!(seen.name, "Jane Doe");
+    assert_eq!(
+        seen.groups,
+        vec![group.pk.clone()],
+        "the membership is recorded"
+    );
+    assert!(matches!(
+        client
+            .observe_group("tenant-acme", &gm)
+            .await
+            .expect("observe"),
+        Observed::Ours(_)
+    ));
+    assert_eq!(
+        client
+            .list_users("test", "Member")
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    client
+        .remove_member(&group.pk, user.pk)
+        .await
+        .expect("leave");
+    client.delete_user(user.pk).await.expect("delete");
+    assert_eq!(
+        client
+            .observe_user("jdoe@acme.test", &m)
+            .await
+            .expect("observe"),
+        Observed::Missing
+    );
+    assert_eq!(
+        env.gets("core/users/") + env.gets("core/groups/"),
+        lists,
+        "nothing was listed again"
+    );
+}
+
+#[tokio::test]
+async fn authentik_external_changes_show_after_a_resync() {
+    let env = AuthentikEnv::start().await;
+    let client = env.client(Duration::from_millis(300), UpstreamMetrics::default());
+    let m = marker("Member", "jdoe");
+    let user = client
+        .create_user(&user_spec("jdoe@acme.test"), &m, false)
+        .await
+        .expect("user");
+    env.api(
+        reqwest::Method::PATCH,
+        &format!("core/users/{}/", user.pk),
+        json!({"name": "Changed By Hand"}),
+    )
+    .await;
+    let Observed::Ours(seen) = client
+        .observe_user("jdoe@acme.test", &m)
+        .await
+        .expect("observe")
+    else {
+        panic!("ours");
+    };
+    assert_eq!(seen.name, "Someone", "before the resync: the snapshot");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let Observed::Ours(seen) = client
+        .observe_user("jdoe@acme.test", &m)
+        .await
+        .expect("observe")
+    else {
+        panic!("ours");
+    };
+    assert_eq!(
+        seen.name, "Changed By Hand",
+        "after the resync: the upstream"
+    );
+}
+
+#[tokio::test]
+async fn authentik_a_create_on_a_stale_snapshot_rereads_and_never_duplicates() {
+    let env = AuthentikEnv::start().await;
+    let client = env.client(Duration::from_secs(300), UpstreamMetrics::default());
+    let m = marker("Member", "jdoe");
+    // the snapshot is loaded, then someone creates the user by hand, unmarked
+    assert_eq!(
+        client
+            .observe_user("jdoe@acme.test", &m)
+            .await
+            .expect("observe"),
+        Observed::Missing
+    );
+    env.api(
+        reqwest::Method::POST,
+        "core/users/",
+        json!({"username": "jdoe@acme.test", "name": "By Hand"}),
+    )
+    .await;
+    match client
+        .create_user(&user_spec("jdoe@acme.test"), &m, false)
+        .await
+    {
+        Err(IdentityError::AdoptionRequired { .. }) => {}
+        other => panic!("an unmarked user is not taken over: {other:?}"),
+    }
+    // the live re-read fixed the snapshot: the next observation knows without a write
+    let posts = env.posts("core/users/");
+    assert!(matches!(
+        client
+            .observe_user("jdoe@acme.test", &m)
+            .await
+            .expect("observe"),
+        Observed::Unmarked(_)
+    ));
+    // a group marked by someone else, created after the snapshot: refused, not duplicated
+    assert_eq!(
+        client
+            .observe_group("tenant-acme", &marker("Tenant", "acme"))
+            .await
+            .expect("observe"),
+        Observed::Missing
+    );
+    env.api(
+        reqwest::Method::POST,
+        "core/groups/",
+        json!({"name": "tenant-acme", "attributes": {"dezky.io/marker": "dezky:other:Tenant:acme"}}),
+    )
+    .await;
+    let spec = GroupSpec {
+        name: "tenant-acme".into(),
+        attributes: Map::new(),
+    };
+    match client
+        .create_group(&spec, &marker("Tenant", "acme"), true)
+        .await
+    {
+        Err(IdentityError::NameTaken { .. }) => {}
+        other => panic!("a foreign group is never taken over: {other:?}"),
+    }
+    assert_eq!(env.posts("core/users/"), posts, "no second user create");
+    let page = env
+        .api(
+            reqwest::Method::GET,
+            "core/users/?username=jdoe%40acme.test",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(page["results"].as_array().map(Vec::len), Some(1));
+}
+
+struct StalwartEnv {
+    url: String,
+    control: Control,
+}
+
+impl StalwartEnv {
+    async fn start() -> Self {
+        let control = Control::new("control-token".into());
+        let sim = Stalwart::new(StalwartConfig::default());
+        let url = serve(control.apply("stalwart", sim.router())).await;
+        Self { url, control }
+    }
+
+    fn client(&self, resync: Duration) -> StalwartClient {
+        let http = UpstreamHttp::new(
+            "stalwart",
+            self.url.parse().expect("url"),
+            Auth::Basic {
+                username: "admin".into(),
+                password: Secret::new("stalwart-admin-secret"),
+            },
+            limits(resync),
+            UpstreamMetrics::default(),
+        )
+        .expect("http");
+        StalwartClient::new(http)
+    }
+
+    fn jmap_calls(&self) -> u64 {
+        self.control
+            .request_count("stalwart", Some("POST"), "/jmap")
+    }
+}
+
+fn mailbox_spec(local: &str, domain_id: &str) -> MailboxSpec {
+    MailboxSpec {
+        local_part: local.into(),
+        domain_id: domain_id.into(),
+        display_name: Some("Someone".into()),
+        quota_bytes: Some(1 << 20),
+        aliases: Vec::new(),
+        suspended: false,
+    }
+}
+
+#[tokio::test]
+async fn stalwart_observations_cost_one_paged_list_and_see_our_writes() {
+    let env = StalwartEnv::start().await;
+    let writer = env.client(Duration::from_secs(300));
+    let dm = marker("MailDomain", "acme");
+    let domain = writer
+        .create_domain(
+            &DomainSpec {
+                name: "acme.test".into(),
+                dkim: DkimMode::Automatic,
+            },
+            &dm,
+            false,
+        )
+        .await
+        .expect("domain");
+    for i in 0..150 {
+        writer
+            .create_domain(
+                &DomainSpec {
+                    name: format!("d{i}.test"),
+                    dkim: DkimMode::Automatic,
+                },
+                &marker("MailDomain", &format!("d{i}")),
+                false,
+            )
+            .await
+            .expect("domain");
+    }
+    for i in 0..120 {
+        let m = marker("Member", &format!("m{i}"));
+        writer
+            .create_mailbox(
+                &mailbox_spec(&format!("m{i}"), &domain.id),
+                &Secret::new("pw-not-shown-1"),
+                &m,
+                false,
+            )
+            .await
+            .expect("mailbox");
+    }
+
+    // a new client (a restarted operator): 151 domains and 120 mailboxes, two pages each
+    env.control.reset_requests();
+    let reader = env.client(Duration::from_secs(300));
+    for i in 0..150 {
+        let found = reader
+            .find_domain(&format!("D{i}.test."))
+            .await
+            .expect("find");
+        assert_eq!(found.map(|d| d.name), Some(format!("d{i}.test")));
+    }
+    for i in 0..120 {
+        let found = reader
+            .find_mailbox(&format!("m{i}"), &domain.id)
+            .await
+            .expect("find")
+            .expect("mailbox");
+        assert_eq!(
+            found.marker(),
+            Some(marker("Member", &format!("m{i}")).key().as_str())
+        );
+    }
+    assert_eq!(
+        reader
+            .find_mailbox("nobody", &domain.id)
+            .await
+            .expect("find"),
+        None
+    );
+    assert_eq!(
+        env.jmap_calls(),
+        4,
+        "two pages of domains, two of mailboxes"
+    );
+
+    // our writes are visible at once
+    let m = marker("Member", "m0");
+    let current = reader
+        .find_mailbox("m0", &domain.id)
+        .await
+        .expect("find")
+        .expect("mailbox");
+    let suspended = MailboxSpec {
+        suspended: true,
+        quota_bytes: Some(2 << 20),
+        ..mailbox_spec("m0", &domain.id)
+    };
+    assert!(
+        reader
+            .update_mailbox(&current, &suspended, &m)
+            .await
+            .expect("update")
+    );
+    let seen = reader
+        .find_mailbox("m0", &domain.id)
+        .await
+        .expect("find")
+        .expect("mailbox");
+    assert!(seen.suspended);
+    assert_eq!(seen.quota_bytes, Some(2 << 20));
+    assert!(
+        !reader
+            .update_mailbox(&seen, &suspended, &m)
+            .await
+            .expect("update"),
+        "the snapshot's entry matches what the upstream holds: nothing to write"
+    );
+    reader.delete_mailbox(&seen.id).await.expect("delete");
+    assert_eq!(
+        reader.find_mailbox("m0", &domain.id).await.expect("find"),
+        None
+    );
+    assert_eq!(env.jmap_calls(), 4 + 2, "one update and a delete, no list");
+}
+
+#[tokio::test]
+async fn stalwart_a_stale_snapshot_is_fixed_by_the_create_and_by_a_resync() {
+    let env = StalwartEnv::start().await;
+    let client = env.client(Duration::from_millis(300));
+    let other = env.client(Duration::from_secs(300));
+    assert_eq!(client.find_domain("acme.test").await.expect("find"), None);
+    // another client (this installation's object) creates the domain after the snapshot loaded
+    other
+        .create_domain(
+            &DomainSpec {
+                name: "acme.test".into(),
+                dkim: DkimMode::Manual,
+            },
+            &marker("MailDomain", "acme"),
+            false,
+        )
+        .await
+        .expect("create");
+    let id = other
+        .find_domain("acme.test")
+        .await
+        .expect("find")
+        .expect("domain")
+        .id;
+    let foreign = Marker {
+        installation: "elsewhere".into(),
+        ..marker("MailDomain", "acme")
+    };
+    match client
+        .create_domain(
+            &DomainSpec {
+                name: "acme.test".into(),
+                dkim: DkimMode::Manual,
+            },
+            &foreign,
+            true,
+        )
+        .await
+    {
+        Err(MailError::NameTaken { .. }) => {}
+        other => panic!("another installation's domain is never taken over: {other:?}"),
+    }
+    assert_eq!(
+        client
+            .find_domain("acme.test")
+            .await
+            .expect("find")
+            .map(|d| d.id),
+        Some(id.clone()),
+        "the create's re-read fixed the snapshot"
+    );
+    other.delete_domain(&id).await.expect("delete");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        client.find_domain("acme.test").await.expect("find"),
+        None,
+        "the resync saw the deletion"
+    );
+}
+
+struct OcisEnv {
+    url: String,
+    control: Control,
+}
+
+impl OcisEnv {
+    async fn start() -> Self {
+        let control = Control::new("control-token".into());
+        let sim = Ocis::new(OcisConfig::default());
+        let url = serve(control.apply("ocis", sim.router())).await;
+        Self { url, control }
+    }
+
+    fn client(&self, resync: Duration) -> OcisClient {
+        let http = UpstreamHttp::new(
+            "ocis",
+            self.url.parse().expect("url"),
+            Auth::Basic {
+                username: "svc-dezky".into(),
+                password: Secret::new("ocis-app-token-secret"),
+            },
+            limits(resync),
+            UpstreamMetrics::default(),
+        )
+        .expect("http");
+        OcisClient::new(http)
+    }
+
+    fn gets(&self, path: &str) -> u64 {
+        self.control.request_count("ocis", Some("GET"), path)
+    }
+}
+
+fn space(name: &str) -> SpaceSpec {
+    SpaceSpec {
+        name: name.into(),
+        description: None,
+        quota_bytes: 1 << 30,
+    }
+}
+
+#[tokio::test]
+async fn ocis_observations_cost_one_list_and_a_create_never_duplicates() {
+    let env = OcisEnv::start().await;
+    let writer = env.client(Duration::from_secs(300));
+    for i in 0..20 {
+        let t = marker("Tenant", &format!("t{i}"));
+        writer
+            .create_space(&space(&format!("Space {i}")), &t, false)
+            .await
+            .expect("space");
+        writer
+            .create_group(&format!("tenant-t{i}-files-editor"), &t, false)
+            .await
+            .expect("group");
+    }
+    env.control.reset_requests();
+    let reader = env.client(Duration::from_secs(300));
+    for i in 0..20 {
+        let t = marker("Tenant", &format!("t{i}"));
+        let found = reader.find_space(&t).await.expect("find").expect("space");
+        assert_eq!(found.name, format!("Space {i}"));
+        assert_eq!(reader.list_project_spaces().await.expect("list").len(), 20);
+        let groups = reader.list_groups().await.expect("groups");
+        assert!(
+            groups
+                .iter()
+                .any(|g| g.display_name == format!("tenant-t{i}-files-editor"))
+        );
+    }
+    assert_eq!(env.gets("/graph/v1.0/drives"), 1, "one list of spaces");
+    assert_eq!(env.gets("/graph/v1.0/groups"), 1, "one list of groups");
+
+    // our writes are visible at once
+    let t0 = marker("Tenant", "t0");
+    let current = reader.find_space(&t0).await.expect("find").expect("space");
+    let bigger = SpaceSpec {
+        quota_bytes: 2 << 30,
+        ..space("Space 0")
+    };
+    let (_, changed) = reader
+        .update_space(&current, &bigger)
+        .await
+        .expect("update");
+    assert!(changed);
+    let seen = reader.find_space(&t0).await.expect("find").expect("space");
+    assert_eq!(seen.quota_bytes, 2 << 30);
+    reader.disable_space(&seen.id).await.expect("disable");
+    assert!(
+        reader
+            .find_space(&t0)
+            .await
+            .expect("find")
+            .expect("space")
+            .disabled
+    );
+
+    // someone creates an unmarked space with the name we want after the snapshot was loaded:
+    // the create decides on a live list and refuses instead of adding a second space
+    let (status, _) = raw_create_space(&env.url, "Acme Files").await;
+    assert!(status < 300, "{status}");
+    match reader
+        .create_space(&space("Acme Files"), &marker("Tenant", "acme"), false)
+        .await
+    {
+        Err(FilesError::AdoptionRequired { .. }) => {}
+        other => panic!("an unmarked space is not taken over: {other:?}"),
+    }
+    let named = reader
+        .list_project_spaces()
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|s| s.name == "Acme Files")
+        .count();
+    assert_eq!(named, 1, "no duplicate space");
+}
+
+async fn raw_create_space(url: &str, name: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{url}/graph/v1.0/drives"))
+        .basic_auth("svc-dezky", Some("ocis-app-token-secret"))
+        .json(&json!({"name": name, "driveType": "project"}))
+        .send()
+        .await
+        .expect("send");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
