@@ -480,8 +480,8 @@ async fn measure(
     };
     control.set_latency(args.latency_ms).await?;
 
-    let client = dev::client_from_kubeconfig(kubeconfig).await?;
-    manifests::install_crds(&client, FIELD_MANAGER).await?;
+    let client = dezky_crds::cluster::client_from_kubeconfig(kubeconfig).await?;
+    dezky_crds::cluster::install_crds(&client, FIELD_MANAGER).await?;
     let config_path =
         dev::write_dev_config(state_dir, &sims.info, dev::free_port()?, dev::free_port()?)?;
 

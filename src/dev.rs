@@ -124,7 +124,7 @@ async fn run_dns_publish(domain: &str, state_dir: &Path) -> anyhow::Result<()> {
             .context("dev.json has no simulatorControl.token")?
             .to_string(),
     };
-    let client = client_from_kubeconfig(Path::new(kubeconfig)).await?;
+    let client = dezky_crds::cluster::client_from_kubeconfig(Path::new(kubeconfig)).await?;
     let published = dns::publish_domain(&client, &control, domain).await?;
     if published == 0 {
         println!(
@@ -178,11 +178,6 @@ pub(crate) async fn start_simulators(
     dezky_simulators::runner::start(opts)
         .await
         .context("failed to start the simulators")
-}
-
-/// A client of the cluster a kubeconfig names.
-pub async fn client_from_kubeconfig(path: &Path) -> anyhow::Result<Client> {
-    Ok(dezky_crds::cluster::client_from_kubeconfig(path).await?)
 }
 
 async fn ctrl_c() -> anyhow::Result<()> {
@@ -611,8 +606,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     };
 
     println!("[3/6] installing the dezky.io CRDs");
-    let client = client_from_kubeconfig(&cluster.kubeconfig_path()).await?;
-    manifests::install_crds(&client, FIELD_MANAGER).await?;
+    let client = dezky_crds::cluster::client_from_kubeconfig(&cluster.kubeconfig_path()).await?;
+    dezky_crds::cluster::install_crds(&client, FIELD_MANAGER).await?;
 
     println!("[4/6] starting the operator and the API server");
     let config_path = write_dev_config(state_dir, &info, api_port, metrics_port)?;

@@ -92,8 +92,3 @@ pub async fn apply_path(
     }
     Ok(applied)
 }
-
-/// Applies the five Dezky CRDs and waits until each is Established.
-pub async fn install_crds(client: &Client, manager: &str) -> anyhow::Result<()> {
-    Ok(dezky_crds::cluster::install_crds(client, manager).await?)
-}

@@ -217,7 +217,12 @@ fn error_responses(route: &Route, responses: &mut Map<String, Value>) {
         );
     }
     if route.auth {
-        responses.insert("401".into(), problem_response("No valid bearer token"));
+        let mut unauthorized = problem_response("No valid bearer token");
+        unauthorized["headers"] = json!({"WWW-Authenticate": {
+            "description": "The Bearer challenge (RFC 6750)",
+            "schema": {"type": "string"},
+        }});
+        responses.insert("401".into(), unauthorized);
         responses.insert(
             "403".into(),
             problem_response("The caller's role does not allow this on this target"),
@@ -242,7 +247,10 @@ fn error_responses(route: &Route, responses: &mut Map<String, Value>) {
     if route.body.is_some() {
         responses.insert(
             "413".into(),
-            problem_response("The body is larger than the server accepts"),
+            problem_response(&format!(
+                "The body is larger than the server reads ({} bytes)",
+                crate::MAX_BODY_BYTES
+            )),
         );
         responses.insert(
             "415".into(),

@@ -13,6 +13,10 @@ mod localstripe;
 #[path = "billing/payment.rs"]
 mod payment;
 
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
 use dezky_api::webhooks::{WebhookSecret, sign};
 use harness::{Env, WEBHOOK_SECRET};
 use serde_json::{Value, json};
@@ -44,11 +48,61 @@ fn event(id: &str, kind: &str, object: Value) -> Vec<u8> {
     .expect("json")
 }
 
+/// Deliveries seen by the tap: the signature header, the body and the API server's answer.
+type Deliveries = Arc<Mutex<Vec<(String, Vec<u8>, u16)>>>;
+
+/// A webhook tap between localstripe and the API server: forwards each delivery unchanged and
+/// records it, so the test can replay exactly what localstripe signed. Its URL.
+async fn tap(target: String, seen: Deliveries) -> String {
+    let http = reqwest::Client::new();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let (http, target, seen) = (http.clone(), target.clone(), seen.clone());
+            async move {
+                let signature = headers
+                    .get("stripe-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let status = http
+                    .post(&target)
+                    .header("stripe-signature", &signature)
+                    .header("content-type", "application/json")
+                    .body(body.to_vec())
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(599);
+                seen.lock()
+                    .expect("lock")
+                    .push((signature, body.to_vec(), status));
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/hook")
+}
+
 #[tokio::test]
 async fn deliveries_signed_by_localstripe_update_tenant_status() {
     let env = Env::start(true).await;
     env.tenant("acme", None).await;
     let ls = env.ls();
+    let seen = Deliveries::default();
+    let hook = tap(format!("{}/webhooks/stripe", env.base), seen.clone()).await;
+    ls.post(
+        "/_config/webhooks/dezky",
+        &[("url", hook.as_str()), ("secret", WEBHOOK_SECRET)],
+    )
+    .await;
     ls.plan().await;
     let customer = ls
         .customer("billing@acme.test", Some("4242424242424242"))
@@ -80,6 +134,22 @@ async fn deliveries_signed_by_localstripe_update_tenant_status() {
         text.contains("BillingStatusChanged") && text.contains("Stripe (webhook)"),
         "{text}"
     );
+
+    // every delivery localstripe signed was accepted; each one replayed is refused, writing nothing
+    let deliveries = seen.lock().expect("lock").clone();
+    assert!(deliveries.len() >= 3, "{} deliveries", deliveries.len());
+    let before = env.write_requests();
+    for (signature, body, status) in &deliveries {
+        assert_eq!(*status, 200, "{}", String::from_utf8_lossy(body));
+        let (status, _, answer) = env.deliver(Some(signature), body).await;
+        assert_eq!(
+            (status, answer["status"].as_str()),
+            (200, Some("duplicate")),
+            "replay of {}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    assert_eq!(env.write_requests(), before, "replays wrote nothing");
     env.shutdown().await;
 }
 

@@ -248,7 +248,7 @@ async fn suspension_pauses_collection_and_disables_the_space_until_resumed() {
     let Setup {
         mut h,
         ls,
-        proxy: _proxy,
+        proxy,
         _secrets,
     } = setup().await;
     let stripe = ls.client();
@@ -290,6 +290,25 @@ async fn suspension_pauses_collection_and_disables_the_space_until_resumed() {
     for reason in ["CollectionResumed", "SpaceRestored"] {
         assert!(reasons.iter().any(|r| r == reason), "{reason}: {reasons:?}");
     }
+
+    // Paused: the seat change is observed and reported, not made; unpaused, it is made.
+    let mut paused = tenant("acme", json!({"seats": 9}));
+    paused["metadata"]["annotations"] = json!({"dezky.io/paused": "true"});
+    let writes = proxy.writes();
+    h.apply(&tenants, "acme", paused).await;
+    let t = h
+        .wait_for(&tenants, "acme", WAIT, |t| {
+            reason_is(t, "BillingReady", "False", "Paused")
+        })
+        .await;
+    let (_, _, message) = cond(&t, "BillingReady").expect("condition");
+    assert!(message.contains("subscription changed"), "{message}");
+    assert_eq!(proxy.writes(), writes, "paused: no Stripe write");
+    assert_eq!(subscription(&stripe, &t).await.quantity, 5);
+    h.apply(&tenants, "acme", tenant("acme", json!({"seats": 9})))
+        .await;
+    let t = h.wait_for(&tenants, "acme", WAIT, ready).await;
+    wait_subscription(&stripe, &t, |s| s.quantity == 9).await;
     h.stop_operator().await;
 }
 

@@ -282,9 +282,10 @@ fn audit() -> Value {
         json!({"kind": STRING(), "name": STRING(), "lastChangedBy": NULLABLE_STRING()}),
     );
     object(
-        &["items", "objects"],
+        &["items", "objects", "platform"],
         json!({"items": {"type": "array", "items": {"type": "object"}},
-               "objects": {"type": "array", "items": changed}}),
+               "objects": {"type": "array", "items": changed},
+               "platform": {"type": "array", "items": {"type": "object"}}}),
     )
 }
 

@@ -33,7 +33,7 @@ pub enum Refusal {
     Stripe(BillingError),
 }
 
-type ApiResult<T> = Result<T, Refusal>;
+type BillingResult<T> = Result<T, Refusal>;
 
 impl From<ApiError> for Refusal {
     fn from(e: ApiError) -> Refusal {
@@ -183,7 +183,7 @@ pub struct Paging {
 }
 
 impl Paging {
-    fn read(&self) -> ApiResult<(u8, Option<&str>)> {
+    fn read(&self) -> BillingResult<(u8, Option<&str>)> {
         let limit = match self.limit.as_deref() {
             None | Some("") => 20,
             Some(l) => l
@@ -208,7 +208,7 @@ impl Paging {
 }
 
 /// Billing is on, or the route answers 404 saying it is off.
-fn reader(state: &AppState) -> ApiResult<&StripeReader> {
+fn reader(state: &AppState) -> BillingResult<&StripeReader> {
     state.billing.as_ref().ok_or(Refusal::Off)
 }
 
@@ -218,7 +218,7 @@ fn readable_tenant(
     caller: &Caller,
     tenant: &str,
     what: &str,
-) -> ApiResult<(Arc<Tenant>, &'static str)> {
+) -> BillingResult<(Arc<Tenant>, &'static str)> {
     match state.cache.tenant(tenant) {
         Some(t) => {
             let role = caller.require_tenant_reader(&t, what)?;
@@ -240,7 +240,7 @@ fn customer_of(t: &Tenant) -> Option<String> {
         .filter(|c| is_id(c, "cus_"))
 }
 
-fn require_customer(t: &Tenant) -> ApiResult<String> {
+fn require_customer(t: &Tenant) -> BillingResult<String> {
     customer_of(t).ok_or_else(|| {
         ApiError::NotReady(format!(
             "tenant {} has no Stripe customer yet: the operator creates it (see the BillingReady condition)",
@@ -261,7 +261,7 @@ async fn tenant_billing(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> BillingResult<Json<Value>> {
     let (t, _) = readable_tenant(&state, &caller, &tenant, "read this tenant's billing")?;
     let stripe = reader(&state)?;
     let customer = customer_of(&t);
@@ -291,7 +291,7 @@ async fn tenant_invoices(
     caller: Caller,
     Path(tenant): Path<String>,
     Query(paging): Query<Paging>,
-) -> ApiResult<Json<Value>> {
+) -> BillingResult<Json<Value>> {
     let (t, _) = readable_tenant(&state, &caller, &tenant, "read this tenant's invoices")?;
     let stripe = reader(&state)?;
     let (limit, after) = paging.read()?;
@@ -308,7 +308,7 @@ async fn payment_method(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> BillingResult<Json<Value>> {
     let (t, _) = readable_tenant(
         &state,
         &caller,
@@ -324,7 +324,7 @@ async fn payment_method(
 }
 
 /// A tenant whose card the caller may change: its admin or an operator.
-fn payable_tenant(state: &AppState, caller: &Caller, tenant: &str) -> ApiResult<Arc<Tenant>> {
+fn payable_tenant(state: &AppState, caller: &Caller, tenant: &str) -> BillingResult<Arc<Tenant>> {
     let (t, _) =
         crate::authz::tenant_for_admin(caller, &state.cache, tenant, "change this tenant's card")?;
     Ok(t)
@@ -335,7 +335,7 @@ async fn own_intent(
     stripe: &StripeReader,
     customer: &str,
     intent: &str,
-) -> ApiResult<crate::billing::SetupIntent> {
+) -> BillingResult<crate::billing::SetupIntent> {
     if !is_id(intent, "seti_") {
         return Err(ApiError::bad_request("intent", "must be a SetupIntent id (seti_...)").into());
     }
@@ -353,7 +353,7 @@ async fn create_setup_intent(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-) -> ApiResult<impl IntoResponse> {
+) -> BillingResult<impl IntoResponse> {
     let t = payable_tenant(&state, &caller, &tenant)?;
     let stripe = reader(&state)?;
     let customer = require_customer(&t)?;
@@ -366,7 +366,7 @@ async fn get_setup_intent(
     State(state): State<AppState>,
     caller: Caller,
     Path((tenant, intent)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> BillingResult<Json<Value>> {
     let t = payable_tenant(&state, &caller, &tenant)?;
     let stripe = reader(&state)?;
     let customer = require_customer(&t)?;
@@ -378,7 +378,7 @@ async fn complete_setup_intent(
     State(state): State<AppState>,
     caller: Caller,
     Path((tenant, intent)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> BillingResult<Json<Value>> {
     let t = payable_tenant(&state, &caller, &tenant)?;
     let stripe = reader(&state)?;
     let customer = require_customer(&t)?;
@@ -402,7 +402,7 @@ async fn test_confirm_setup_intent(
     State(state): State<AppState>,
     caller: Caller,
     Path((tenant, intent)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> BillingResult<Json<Value>> {
     let t = payable_tenant(&state, &caller, &tenant)?;
     let stripe = reader(&state)?;
     let customer = require_customer(&t)?;
@@ -415,7 +415,7 @@ async fn platform_invoices(
     State(state): State<AppState>,
     caller: Caller,
     Query(paging): Query<Paging>,
-) -> ApiResult<Json<Value>> {
+) -> BillingResult<Json<Value>> {
     caller.require_operator("read the platform's invoices")?;
     let stripe = reader(&state)?;
     let (limit, after) = paging.read()?;
@@ -434,7 +434,7 @@ async fn partner_revenue(
     State(state): State<AppState>,
     caller: Caller,
     Path(partner): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> BillingResult<Json<Value>> {
     caller.require_partner(&partner, "read this partner's revenue")?;
     let p = state
         .cache

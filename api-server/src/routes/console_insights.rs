@@ -86,11 +86,26 @@ fn entries(events: Vec<Event>, limit: usize) -> Vec<AuditEntry> {
     let mut entries: Vec<AuditEntry> = events
         .into_iter()
         .map(|e| AuditEntry {
+            // this API writes lastTimestamp; the operator (events.k8s.io style) eventTime and
+            // a series whose lastObservedTime is the newest occurrence
             time: e
-                .last_timestamp
+                .series
                 .as_ref()
-                .or(e.first_timestamp.as_ref())
-                .map(|t| t.0.to_string()),
+                .and_then(|s| s.last_observed_time.as_ref())
+                .map(|t| t.0.to_string())
+                .or_else(|| {
+                    e.last_timestamp
+                        .as_ref()
+                        .or(e.first_timestamp.as_ref())
+                        .map(|t| t.0.to_string())
+                })
+                .or_else(|| e.event_time.as_ref().map(|t| t.0.to_string()))
+                .or_else(|| {
+                    e.metadata
+                        .creation_timestamp
+                        .as_ref()
+                        .map(|t| t.0.to_string())
+                }),
             actor: e
                 .metadata
                 .annotations
@@ -201,4 +216,46 @@ async fn overview(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
         "followUp": follow_up,
         "recent": recent,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(v: Value) -> Event {
+        serde_json::from_value(v).expect("event")
+    }
+
+    #[test]
+    fn entries_take_the_newest_time_an_event_carries_newest_first() {
+        let operator = event(json!({"metadata": {"name": "a", "annotations": {}},
+            "involvedObject": {"kind": "Tenant", "name": "acme"}, "reason": "GroupCreated",
+            "eventTime": "2026-01-01T00:00:00.000001Z",
+            "series": {"count": 2, "lastObservedTime": "2026-01-03T00:00:00.000001Z"}}));
+        let person = event(
+            json!({"metadata": {"name": "b", "annotations": {"dezky.io/actor": "op (operator)"}},
+            "involvedObject": {"kind": "Tenant", "name": "acme"}, "reason": "TenantSuspended",
+            "lastTimestamp": "2026-01-02T00:00:00Z"}),
+        );
+        let listed = entries(vec![person, operator], 10);
+        assert_eq!(listed[0].action.as_deref(), Some("GroupCreated"));
+        assert!(
+            listed[0]
+                .time
+                .as_deref()
+                .is_some_and(|t| t.starts_with("2026-01-03"))
+        );
+        assert_eq!(listed[1].actor.as_deref(), Some("op (operator)"));
+        assert_eq!(entries(listed_again(), 1).len(), 1);
+    }
+
+    fn listed_again() -> Vec<Event> {
+        vec![
+            event(
+                json!({"metadata": {"name": "x", "creationTimestamp": "2026-01-01T00:00:00Z"},
+                "involvedObject": {}}),
+            ),
+            event(json!({"metadata": {"name": "y"}, "involvedObject": {}})),
+        ]
+    }
 }

@@ -153,7 +153,10 @@ pub struct DmarcRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateApp {
     /// The SsoApp's name (a Kubernetes object name).
-    #[schemars(length(min = 1, max = 253), regex(pattern = "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
     pub name: String,
     pub spec: SsoAppSpec,
 }

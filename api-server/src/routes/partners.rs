@@ -106,7 +106,10 @@ pub struct CreateStaff {
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
     /// The slug (DNS-1123 label, at most 40 characters).
-    #[schemars(length(min = 1, max = 40), regex(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 40),
+        regex(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
     pub name: String,
     pub spec: TenantSpec,
 }

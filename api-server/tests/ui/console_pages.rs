@@ -624,5 +624,51 @@ async fn an_operator_creates_a_partner_and_attaches_a_tenant() {
     }
     let notice = text_of(&env, "#notice").await;
     assert!(notice.contains("Partner eastwind terminated"), "{notice}");
+
+    // a tenant admin signed in to the portal reaches none of the console's pages or endpoints
+    b.find(Locator::Css("form[action=\"/ui/logout\"] button"))
+        .await
+        .expect("sign out")
+        .click()
+        .await
+        .expect("click");
+    env.person("ann@acme.test", false).await;
+    env.sign_in("#login-portal", "ann@acme.test").await;
+    for path in [
+        "/ui/console/partners",
+        "/ui/console/users",
+        "/ui/console/tenants/globex/danger",
+        "/ui/console/tenants/acme/act/delete",
+    ] {
+        goto(&env, path).await;
+        let page = env.source().await;
+        assert!(page.contains("Not allowed"), "{path}: {page}");
+        assert!(
+            !page.contains("gil@globex.test") && !page.contains("Globex Corp"),
+            "{path}"
+        );
+    }
+    for path in ["/ui/console/search?q=glob", "/ui/console/events"] {
+        let status = b
+            .execute_async(
+                &format!("const done = arguments[0]; fetch('{path}').then(r => done(r.status));"),
+                vec![],
+            )
+            .await
+            .expect("fetch");
+        assert_eq!(status, json!(403), "{path}");
+    }
+    let refused = b
+        .execute_async(
+            "const done = arguments[0]; fetch('/ui/console/tenants/acme/act/suspend', {method: 'POST'}).then(r => done(r.status));",
+            vec![],
+        )
+        .await
+        .expect("fetch");
+    assert_eq!(refused, json!(403));
+    assert!(
+        !tenants.get("acme").await.expect("acme").spec.suspended,
+        "a portal user suspended acme"
+    );
     env.shutdown().await;
 }

@@ -1,6 +1,7 @@
 //! The portal in a real browser: a tenant admin's domains (the wizard with live record states,
 //! check again, DMARC, a refused removal with its reason), SSO apps (the secret shown once),
-//! removing a member and undoing it; partner staff creating a customer and a team member; a
+//! a member's password reset (the new password once, never the old), removing a member and
+//! undoing it; partner staff creating a customer and a team member; a
 //! member resetting their own password on a phone-sized window.
 
 use dezky_crds::{MailDomain, Member, SsoApp, Tenant};
@@ -308,7 +309,7 @@ async fn a_tenant_admin_creates_an_sso_app_and_sees_its_secret_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tenant_admin_removes_a_member_and_undoes_it() {
+async fn a_tenant_admin_resets_a_password_removes_a_member_and_undoes_it() {
     let env = Env::start().await;
     admin_of_acme(&env, &[("jane", "jane@acme.test")]).await;
     let b = &env.browser;
@@ -325,7 +326,96 @@ async fn a_tenant_admin_removes_a_member_and_undoes_it() {
     open(&env, "/ui/t/acme/members", "tr[data-member=jane]").await;
     let members: Api<Member> = Api::namespaced(env.client.clone(), "tenant-acme");
 
-    click(b, "tr[data-member=jane] a[data-action=remove]").await;
+    // a password reset shows the new password once, never the one it replaces
+    secret(
+        &env,
+        "tenant-acme",
+        "member-jane-credentials",
+        &[("username", "jane@acme.test"), ("password", "Old-Jane-1")],
+    )
+    .await;
+    status(
+        &env,
+        "members",
+        Some("tenant-acme"),
+        "jane",
+        json!({"credentialsSecretRef": {"name": "member-jane-credentials"}}),
+    )
+    .await;
+    wait_for(b, "tr[data-member=jane][data-credentials=true]").await;
+    click(b, "tr[data-member=jane] a[data-action=reset-password]").await;
+    wait_for(b, "#confirm").await;
+    assert!(text(b).await.contains("shown to you once"));
+    click(b, "#confirm").await;
+    wait_for(b, "#otp").await;
+    let rotation = members
+        .get("jane")
+        .await
+        .expect("jane")
+        .spec
+        .credentials_rotation
+        .expect("a new password was requested");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(
+        !env.source().await.contains("Old-Jane-1"),
+        "the replaced password was shown"
+    );
+    secret(
+        &env,
+        "tenant-acme",
+        "member-jane-credentials",
+        &[("username", "jane@acme.test"), ("password", "New-Jane-2")],
+    )
+    .await;
+    status(
+        &env,
+        "members",
+        Some("tenant-acme"),
+        "jane",
+        json!({"observedCredentialsRotation": rotation}),
+    )
+    .await;
+    wait_js(
+        b,
+        "jane's new password",
+        "document.getElementById('otp-value').textContent === 'New-Jane-2'",
+    )
+    .await;
+    open(&env, "/ui/t/acme/members", "tr[data-member=jane]").await;
+
+    // the action is reachable with the keyboard alone
+    wait_js(
+        b,
+        "the live connection",
+        "document.getElementById('live').classList.contains('on')",
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let target = "document.activeElement && document.activeElement.matches('tr[data-member=jane] a[data-action=remove]')";
+    let mut reached = false;
+    for _ in 0..60 {
+        b.active_element()
+            .await
+            .expect("the focused element")
+            .send_keys("\u{e004}")
+            .await
+            .expect("Tab");
+        if b.execute(&format!("return !!({target});"), vec![])
+            .await
+            .expect("js")
+            == Value::Bool(true)
+        {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "Tab never reached jane's Remove action");
+    b.active_element()
+        .await
+        .expect("the focused element")
+        .send_keys("\u{e007}")
+        .await
+        .expect("Enter");
     wait_for(b, "#confirm").await;
     let page = text(b).await;
     assert!(page.contains("7 days") && page.contains("undo"), "{page}");
@@ -416,6 +506,15 @@ async fn partner_staff_create_a_customer_and_a_team_member() {
     )
     .await;
     env.screenshot("portal-partner-customers").await;
+
+    // suspending a customer asks first, then shows it suspended
+    click(b, "tr[data-customer=acme] a[data-action=suspend]").await;
+    wait_for(b, "#confirm").await;
+    assert!(text(b).await.contains("Nothing is deleted"));
+    assert!(!tenants.get("acme").await.expect("acme").spec.suspended);
+    click(b, "#confirm").await;
+    wait_for(b, "tr[data-customer=acme][data-suspended=true]").await;
+    assert!(tenants.get("acme").await.expect("acme").spec.suspended);
 
     // the team: an address off the partner's domain is refused, naming the field
     click(b, "nav a[href='/ui/p/northwind/team']").await;

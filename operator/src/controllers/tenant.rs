@@ -444,14 +444,16 @@ async fn apply(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Reconci
                 generation,
             );
             write_status(&ctx, &manager, tenant.as_ref(), &status).await?;
+            if Context::is_paused(tenant.as_ref()) {
+                return billing_failure.map_or_else(|| Ok(ctx.resync()), Err);
+            }
+            // Retired members' data: purged once their retention ends; come back then.
+            let next_purge = purge_retired_members(&ctx, &tenant).await?;
+            // a billing failure backs off (or stalls) once everything else is done
             if let Some(failure) = billing_failure {
                 return Err(failure);
             }
-            if Context::is_paused(tenant.as_ref()) {
-                return Ok(ctx.resync());
-            }
-            // Retired members' data: purged once their retention ends; come back then.
-            match purge_retired_members(&ctx, &tenant).await? {
+            match next_purge {
                 Some(next) if next < ctx.resync_interval() => Ok(Action::requeue(
                     next + std::time::Duration::from_millis(500),
                 )),

@@ -10,9 +10,7 @@ use crate::config::{Config, Credentials};
 use crate::runtime::{self, Operator, RunOptions, Tuning};
 use dezky_devcluster::{Devcluster, DevclusterOptions};
 use dezky_simulators::runner::{SimulatorOptions, Simulators};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -43,12 +41,9 @@ impl Harness {
         let cluster = Devcluster::start(DevclusterOptions::new(state.path().join("cluster")))
             .await
             .expect("devcluster starts");
-        let kubeconfig = Kubeconfig::read_from(cluster.kubeconfig_path()).expect("kubeconfig");
-        let config =
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                .await
-                .expect("kube config");
-        let client = Client::try_from(config).expect("kube client");
+        let client = dezky_crds::cluster::client_from_kubeconfig(&cluster.kubeconfig_path())
+            .await
+            .expect("kube client");
         install_crds(&client).await;
         let sims = dezky_simulators::runner::start(SimulatorOptions::default())
             .await
@@ -276,35 +271,9 @@ operator:
 
 /// Installs the Dezky CRDs and waits until they are established.
 pub async fn install_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in dezky_crds::crds() {
-        let name = crd.metadata.name.clone().expect("crd name");
-        api.patch(
-            &name,
-            &PatchParams::apply("dezky-test").force(),
-            &Patch::Apply(&crd),
-        )
+    dezky_crds::cluster::install_crds(client, "dezky-test")
         .await
-        .expect("install crd");
-    }
-    for crd in dezky_crds::crds() {
-        let name = crd.metadata.name.clone().expect("crd name");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let current = api.get(&name).await.expect("crd");
-            let established = current
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            if established {
-                break;
-            }
-            assert!(Instant::now() < deadline, "CRD {name} not established");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+        .expect("the CRDs are installed");
 }
 
 /// The status of condition `type_` (`"True"`, `"False"`, `"Unknown"`) and its reason.

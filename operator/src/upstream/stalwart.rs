@@ -7,6 +7,7 @@
 //! or account is kept in its `description` (the only free-text field Stalwart keeps on both):
 //! exactly the marker key for a domain, `"<display name> [<marker key>]"` for an account.
 
+mod claim;
 mod client;
 mod jmap;
 mod snapshots;

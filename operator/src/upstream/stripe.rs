@@ -31,8 +31,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-pub use client::StripeClient;
 pub use catalogue::dev_catalogue;
+pub use client::StripeClient;
 pub use dialect::{CataloguePrice, Dialect};
 
 use crate::config::PlanConfig;

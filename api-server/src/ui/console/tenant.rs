@@ -150,6 +150,15 @@ fn overview_body(view: &Value) -> String {
     )
 }
 
+/// A Ready status in words.
+fn ready_label(status: &str) -> &'static str {
+    match status {
+        "True" => "Ready",
+        "False" => "Not ready",
+        _ => "Provisioning",
+    }
+}
+
 fn members_body(list: &Value) -> String {
     let items = list["items"].as_array().cloned().unwrap_or_default();
     if items.is_empty() {
@@ -165,7 +174,7 @@ fn members_body(list: &Value) -> String {
         let badge = if suspended {
             status_badge("False", "Suspended")
         } else {
-            status_badge(r, &format!("Ready: {r}"))
+            status_badge(r, ready_label(r))
         };
         let status = &m["member"]["status"];
         let mfa = match status["identity"]["mfaEnrolled"].as_bool() {
@@ -251,7 +260,7 @@ fn domains_body(list: &Value) -> String {
             "<section class=\"card\" data-domain=\"{name}\"><h2>{domain} {badge}{primary}</h2><p class=\"reason\">{reason}</p>",
             name = field(d, "name"),
             domain = field(d, "domain"),
-            badge = status_badge(r, &format!("Ready: {r}")),
+            badge = status_badge(r, ready_label(r)),
             primary = if d["primary"].as_bool() == Some(true) {
                 " <span class=\"badge tag\">primary</span>"
             } else {

@@ -140,6 +140,18 @@ pub(super) async fn update_group(
     keep_group(c, &current.pk, updated).map(Some)
 }
 
+/// Takes a gone group out, and out of its members' group lists (Authentik drops the memberships).
+fn forget_group(c: &AuthentikClient, pk: &str) {
+    c.snapshots.groups.remove(pk);
+    for user in c.snapshots.users.all() {
+        if user.groups.iter().any(|g| g == pk) {
+            c.snapshots
+                .users
+                .modify(&user.pk.to_string(), |u| u.groups.retain(|g| g != pk));
+        }
+    }
+}
+
 /// Puts a written group into the snapshot; a group found gone leaves it.
 fn keep_group(
     c: &AuthentikClient,
@@ -148,7 +160,7 @@ fn keep_group(
 ) -> Result<GroupObs, IdentityError> {
     match &written {
         Ok(group) => c.snapshots.groups.put(group.clone()),
-        Err(e) if not_found(e) => c.snapshots.groups.remove(pk),
+        Err(e) if not_found(e) => forget_group(c, pk),
         Err(_) => {}
     }
     written
@@ -178,11 +190,11 @@ pub(super) async fn delete_group(c: &AuthentikClient, pk: &str) -> Result<(), Id
         .await
     {
         Ok(_) => {
-            c.snapshots.groups.remove(pk);
+            forget_group(c, pk);
             Ok(())
         }
         Err(e) if e.category() == ErrorCategory::NotFound => {
-            c.snapshots.groups.remove(pk);
+            forget_group(c, pk);
             Ok(())
         }
         Err(e) => Err(e.into()),

@@ -10,21 +10,17 @@ use super::{
 };
 use crate::upstream::http::{RequestSpec, UpstreamError, UpstreamHttp};
 use crate::upstream::marker::{Marker, Ownership};
-use crate::upstream::snapshot::Snapshot;
-
-/// The most pages one listing follows.
-const MAX_PAGES: usize = 1000;
 
 /// The OCIS client; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct OcisClient {
-    http: UpstreamHttp,
+    pub(super) http: UpstreamHttp,
     /// The collections observations are answered from.
-    snapshots: Snapshots,
+    pub(super) snapshots: Snapshots,
 }
 
 #[derive(Deserialize)]
-struct DriveWire {
+pub(super) struct DriveWire {
     id: String,
     #[serde(rename = "driveType", default)]
     drive_type: String,
@@ -66,7 +62,7 @@ impl From<DriveWire> for Space {
 }
 
 #[derive(Deserialize)]
-struct GroupWire {
+pub(super) struct GroupWire {
     id: String,
     #[serde(rename = "displayName", default)]
     display_name: String,
@@ -117,12 +113,12 @@ impl From<PermissionWire> for SpacePermission {
 
 /// `{"value": [...]}`, where OCIS may also answer a bare `null`.
 #[derive(Deserialize)]
-struct Collection<T> {
+pub(super) struct Collection<T> {
     #[serde(default = "Vec::new")]
-    value: Vec<T>,
+    pub(super) value: Vec<T>,
     /// The next page, when the server pages (libre-graph allows it; OCIS does not do it).
     #[serde(rename = "@odata.nextLink", default)]
-    next_link: Option<String>,
+    pub(super) next_link: Option<String>,
 }
 
 /// Percent-encodes one path segment (drive ids contain `$`, which OCIS wants as `%24`).
@@ -138,7 +134,7 @@ fn segment(value: &str) -> String {
     out
 }
 
-fn is_status(error: &UpstreamError, status: u16) -> bool {
+pub(super) fn is_status(error: &UpstreamError, status: u16) -> bool {
     error.status() == Some(status)
 }
 
@@ -149,101 +145,6 @@ impl OcisClient {
             snapshots: Snapshots::new(&http),
             http,
         }
-    }
-
-    /// Every item of a collection, following `@odata.nextLink` when the server gives one.
-    async fn collection<W: serde::de::DeserializeOwned>(
-        &self,
-        operation: &'static str,
-        request: RequestSpec,
-    ) -> Result<Vec<W>, FilesError> {
-        let mut out = Vec::new();
-        let mut request = Some(request);
-        let mut pages = 0;
-        while let Some(current) = request.take() {
-            let response = self.http.send(operation, current).await?;
-            // A NOT_FOUND from the storage backend renders as a 200 with body `null`.
-            let list: Option<Collection<W>> = response.json("ocis", operation)?;
-            let Some(list) = list else { break };
-            out.extend(list.value);
-            pages += 1;
-            // a bounded number of pages guards against a server that links in a circle
-            if pages < MAX_PAGES {
-                request = list.next_link.and_then(|link| self.relative(&link));
-            }
-        }
-        Ok(out)
-    }
-
-    /// A request for a link the server gave, when it is under the base URL.
-    fn relative(&self, link: &str) -> Option<RequestSpec> {
-        let url = self.http.base_url().join(link).ok()?;
-        let path = url.path().strip_prefix(self.http.base_url().path())?;
-        let mut request = RequestSpec::get(path.to_string());
-        for (key, value) in url.query_pairs() {
-            request = request.query(key.into_owned(), value.into_owned());
-        }
-        Some(request)
-    }
-
-    async fn spaces(
-        &self,
-        operation: &'static str,
-        request: RequestSpec,
-    ) -> Result<Vec<Space>, FilesError> {
-        Ok(self
-            .collection::<DriveWire>(operation, request)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
-    }
-
-    /// Every project space, loaded when stale.
-    async fn space_snapshot(&self) -> Result<&Snapshot<Space>, FilesError> {
-        let snapshot = &self.snapshots.spaces;
-        snapshot.ensure(|| self.list_project_spaces_live()).await?;
-        Ok(snapshot)
-    }
-
-    async fn list_project_spaces_live(&self) -> Result<Vec<Space>, FilesError> {
-        let request =
-            RequestSpec::get("graph/v1.0/drives").query("$filter", "driveType eq 'project'");
-        self.spaces("space.list", request).await
-    }
-
-    /// Every group, loaded when stale.
-    async fn group_snapshot(&self) -> Result<&Snapshot<FilesGroup>, FilesError> {
-        let snapshot = &self.snapshots.groups;
-        snapshot
-            .ensure(|| async {
-                let groups = self
-                    .collection::<GroupWire>("group.list", RequestSpec::get("graph/v1.0/groups"))
-                    .await?;
-                Ok::<_, FilesError>(groups.into_iter().map(Into::into).collect())
-            })
-            .await?;
-        Ok(snapshot)
-    }
-
-    /// Puts a written space into the snapshot; a space found gone leaves it.
-    fn keep_space(
-        &self,
-        id: &str,
-        written: Result<Space, FilesError>,
-    ) -> Result<Space, FilesError> {
-        match &written {
-            Ok(space) => self.snapshots.spaces.put(space.clone()),
-            Err(FilesError::Upstream(e)) if is_status(e, 404) => self.snapshots.spaces.remove(id),
-            Err(_) => {}
-        }
-        written
-    }
-
-    /// Marks every snapshot stale: the next observation reloads each collection.
-    pub fn invalidate_snapshots(&self) {
-        self.snapshots.spaces.invalidate();
-        self.snapshots.groups.invalidate();
     }
 
     fn drive_path(id: &str) -> String {

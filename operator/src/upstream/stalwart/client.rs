@@ -11,7 +11,7 @@ use super::{
     Mailbox, MailboxSpec, NewDkimKey, Page, describe, marker_in, normalize_domain,
 };
 use crate::upstream::http::{ErrorCategory, Secret, UpstreamHttp};
-use crate::upstream::marker::{Marker, Ownership};
+use crate::upstream::marker::Marker;
 
 const DOMAIN_PROPERTIES: [&str; 5] = ["name", "description", "dkimManagement", "isEnabled", "id"];
 const ACCOUNT_PROPERTIES: [&str; 9] = [
@@ -127,7 +127,7 @@ impl StalwartClient {
         SetResponse::parse(operation, result)
     }
 
-    async fn update(
+    pub(super) async fn update(
         &self,
         operation: &'static str,
         object: &str,
@@ -157,78 +157,6 @@ impl StalwartClient {
             .get::<AccountWire>("account.get", "Account", id, &ACCOUNT_PROPERTIES)
             .await?
             .map(Into::into))
-    }
-
-    /// Adopts (or refuses) an existing domain according to its marker.
-    async fn claim_domain(
-        &self,
-        domain: MailDomain,
-        marker: &Marker,
-        adopt: bool,
-    ) -> Result<MailDomain, MailError> {
-        match marker.classify(domain.marker()) {
-            Ownership::Ours => Ok(domain),
-            Ownership::Foreign => Err(MailError::NameTaken {
-                object: "Domain",
-                id: domain.id,
-            }),
-            Ownership::Unmarked if !adopt => Err(MailError::AdoptionRequired {
-                object: "Domain",
-                id: domain.id,
-            }),
-            Ownership::Unmarked => {
-                self.update(
-                    "domain.adopt",
-                    "Domain",
-                    &domain.id,
-                    json!({"description": marker.key()}),
-                )
-                .await?;
-                let adopted = MailDomain {
-                    description: Some(marker.key()),
-                    ..domain
-                };
-                self.snapshots.domains.put(adopted.clone());
-                Ok(adopted)
-            }
-        }
-    }
-
-    /// Adopts (or refuses) an existing account according to its marker.
-    async fn claim_mailbox(
-        &self,
-        mailbox: Mailbox,
-        spec: &MailboxSpec,
-        marker: &Marker,
-        adopt: bool,
-    ) -> Result<Mailbox, MailError> {
-        match marker.classify(mailbox.marker()) {
-            Ownership::Ours => Ok(mailbox),
-            Ownership::Foreign => Err(MailError::NameTaken {
-                object: "Account",
-                id: mailbox.id,
-            }),
-            Ownership::Unmarked if !adopt => Err(MailError::AdoptionRequired {
-                object: "Account",
-                id: mailbox.id,
-            }),
-            Ownership::Unmarked => {
-                let description = describe(spec.display_name.as_deref(), marker);
-                self.update(
-                    "account.adopt",
-                    "Account",
-                    &mailbox.id,
-                    json!({"description": description}),
-                )
-                .await?;
-                let adopted = Mailbox {
-                    description: Some(description),
-                    ..mailbox
-                };
-                self.snapshots.mailboxes.put(adopted.clone());
-                Ok(adopted)
-            }
-        }
     }
 }
 

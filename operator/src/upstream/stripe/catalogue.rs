@@ -75,10 +75,7 @@ mod tests {
             dezky_crds::tenant::Plan::Enterprise,
         ] {
             let name = super::super::converge::plan_name(plan);
-            let (_, price) = catalogue
-                .iter()
-                .find(|(p, _)| *p == name)
-                .expect("priced");
+            let (_, price) = catalogue.iter().find(|(p, _)| *p == name).expect("priced");
             assert_eq!(price.id, format!("dezky-dev-{name}"));
             assert!(price.unit_amount > 0);
         }
