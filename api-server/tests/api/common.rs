@@ -10,9 +10,7 @@ use dezky_devcluster::{Devcluster, DevclusterOptions};
 use dezky_simulators::runner::{self, SimulatorOptions, Simulators};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client};
 use p256::pkcs8::EncodePrivateKey;
 use serde_json::{Value, json};
@@ -130,13 +128,12 @@ impl Env {
         let dev = Devcluster::start(DevclusterOptions::new(state.path().join("cluster")))
             .await
             .expect("devcluster starts");
-        let kubeconfig = Kubeconfig::read_from(dev.kubeconfig_path()).expect("kubeconfig");
-        let config =
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                .await
-                .expect("kube config");
-        let client = Client::try_from(config).expect("kube client");
-        install_crds(&client).await;
+        let client = dezky_crds::cluster::client_from_kubeconfig(&dev.kubeconfig_path())
+            .await
+            .expect("kube client");
+        dezky_crds::cluster::install_crds(&client, "test")
+            .await
+            .expect("the CRDs are installed");
         let sims = runner::start(SimulatorOptions::default())
             .await
             .expect("simulators start");
@@ -566,38 +563,5 @@ async fn enable_password_grant(http: &reqwest::Client, sims: &Simulators) {
             json!({"grant_types": ["authorization_code", "refresh_token", "client_credentials"]}),
         )
         .await;
-    }
-}
-
-/// Installs the Dezky CRDs and waits until they are Established.
-async fn install_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in dezky_crds::crds() {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        api.patch(
-            &name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .expect("CRD applied");
-    }
-    for crd in dezky_crds::crds() {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        let mut ok = false;
-        for _ in 0..100 {
-            let c = api.get(&name).await.expect("CRD");
-            ok = c
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            if ok {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(ok, "CRD {name} not Established");
     }
 }

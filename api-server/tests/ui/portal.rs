@@ -136,7 +136,13 @@ async fn a_tenant_admin_adds_a_domain_and_sees_its_records_verify_live() {
 
     // check again asks the operator for a new look
     click(b, "#recheck").await;
-    wait_for(b, "#notice").await;
+    // the notice of an earlier step may still be on the page: wait for this step's answer
+    wait_js(
+        b,
+        "the recheck to be answered",
+        "location.search.includes('done=recheck') && document.getElementById('notice')",
+    )
+    .await;
     let d = domains.get("acme-test").await.expect("the MailDomain");
     assert!(
         d.metadata
@@ -154,7 +160,12 @@ async fn a_tenant_admin_adds_a_domain_and_sees_its_records_verify_live() {
         .await
         .expect("choose reject");
     click(b, "#dmarc-form button[type=submit]").await;
-    wait_for(b, "#notice").await;
+    wait_js(
+        b,
+        "the DMARC policy to be saved",
+        "location.search.includes('done=dmarc') && document.getElementById('notice')",
+    )
+    .await;
     let d = domains.get("acme-test").await.expect("the MailDomain");
     assert_eq!(
         serde_json::to_value(d.spec.dmarc_policy).expect("json"),
