@@ -223,9 +223,10 @@ impl ApiServer {
             )
         });
         let mut app = routes::router(state.clone()).merge(ui::router(state));
-        if let Some(webhooks) = webhooks {
-            app = app.merge(webhooks::router(webhooks));
-        }
+        app = app.merge(match webhooks {
+            Some(webhooks) => webhooks::router(webhooks),
+            None => webhooks::router_without_billing(),
+        });
         tasks.push(tokio::spawn(async move {
             let result = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {

@@ -3,6 +3,7 @@
 //! route can answer with problem+json errors), served at `/api/openapi.json`; and the path
 //! parameter rules the router enforces, so the document and the server cannot disagree.
 
+mod outside;
 mod responses;
 
 use axum::extract::rejection::RawPathParamsRejection;
@@ -15,6 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::problem::ApiError;
 use crate::routes::Route;
 
+pub use outside::operations as outside_operations;
 pub use responses::{query_parameters, success_schema, success_status};
 
 /// The path parameters of a template, e.g. `["tenant", "member"]`.
@@ -236,7 +238,7 @@ fn error_responses(route: &Route, responses: &mut Map<String, Value>) {
         responses.insert(
             "422".into(),
             problem_response(
-                "The request is well-formed but refused: the Kubernetes API refused the resource (`errors` lists each field), or it names something that does not exist",
+                "The request is well-formed but refused for what it says: the Kubernetes API refused the resource, or a value breaks a rule the schema cannot state (a partner that does not exist, a staff address off the partner's domain, a name that leaves no slug); `errors` names each field",
             ),
         );
         responses.insert(
@@ -310,6 +312,15 @@ pub fn document(routes: &[Route]) -> Value {
             .or_insert_with(|| Value::Object(Map::new()));
         if let Some(m) = entry.as_object_mut() {
             m.insert(route.method.as_str().to_lowercase(), Value::Object(op));
+        }
+    }
+    for (path, method, op) in outside::operations() {
+        if let Some(m) = paths
+            .entry(path.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
+        {
+            m.insert(method.to_owned(), op);
         }
     }
     let mut schemas: Map<String, Value> = generator.definitions().clone();

@@ -65,6 +65,19 @@ impl ApiError {
         }
     }
 
+    /// A well-formed request that breaks a rule about its meaning (422, naming the field), as
+    /// opposed to [`ApiError::bad_request`], which is for a malformed one.
+    pub fn unprocessable(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        ApiError::Invalid {
+            message: reason.clone(),
+            errors: vec![FieldError {
+                field: field.into(),
+                reason,
+            }],
+        }
+    }
+
     /// Maps an error of the Kubernetes API, keeping the field causes of `422 Invalid`.
     pub fn from_kube(action: impl Into<String>, err: kube::Error) -> Self {
         let action = action.into();

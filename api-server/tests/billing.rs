@@ -180,8 +180,16 @@ async fn bad_signatures_stale_and_replayed_deliveries_write_nothing() {
         ("signed an hour ago", Some(stale.as_str()), &body),
         ("garbage header", Some("t=1,v1=zz"), &body),
     ] {
-        let (status, _, answer) = env.deliver(signature, payload).await;
-        assert_eq!(status, 400, "{what}: {answer}");
+        let (status, ct, answer) = env.deliver(signature, payload).await;
+        assert_eq!(
+            (status, ct.as_str()),
+            (400, "application/problem+json"),
+            "{what}: {answer}"
+        );
+        assert_eq!(
+            answer["errors"][0]["field"], "Stripe-Signature",
+            "{what}: {answer}"
+        );
     }
     let good = sign(&body, &secret, now());
     let (status, _, answer) = env.deliver(Some(&good), &tampered).await;

@@ -141,7 +141,12 @@ impl Endpoint {
         let body: Value = response.json().await.expect("json");
         (
             status,
-            body["status"].as_str().unwrap_or_default().to_string(),
+            // a success says its word in `status`, a refusal (problem+json) in `detail`
+            body["status"]
+                .as_str()
+                .or(body["detail"].as_str())
+                .unwrap_or_default()
+                .to_string(),
         )
     }
 }

@@ -85,7 +85,9 @@ impl MemberRole {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MailboxSpec {
-    /// Whether the member has a mailbox.
+    /// Whether the member has a mailbox. Setting it to false on an existing mailbox disables the
+    /// Stalwart account (login and delivery refused) but keeps its mail and password; setting it
+    /// back to true re-enables the account as it was. With false and no mailbox yet, none is created.
     #[serde(default = "default_true")]
     pub enabled: bool,
     /// The mailbox size, a Kubernetes quantity such as `5Gi`; defaults to the tenant's `mailboxQuota`.

@@ -170,5 +170,23 @@ async fn a_member_waits_for_ownership_then_is_provisioned() {
         k8s_before,
         "an idle operator wrote to Kubernetes"
     );
+
+    // the member passes read the tenant's groups from the identity client's group snapshot:
+    // every Authentik group list the operator sent was a snapshot load (one page each with
+    // this few groups), none a lookup by name. Compared once stopped, with no load in flight.
+    let upstream = h
+        .operator
+        .as_ref()
+        .expect("operator running")
+        .metrics
+        .upstream
+        .clone();
     h.stop_operator().await;
+    let loads = upstream.snapshot_refreshes("authentik", "groups", "success");
+    let lists = upstream.requests("authentik", "group.list", "success");
+    assert!(loads >= 1, "the group snapshot was never loaded");
+    assert_eq!(
+        lists, loads,
+        "group lists beyond the snapshot loads: the member passes looked groups up live"
+    );
 }

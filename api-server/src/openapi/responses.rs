@@ -492,8 +492,8 @@ pub fn query_parameters(route: &Route) -> Vec<Value> {
             ),
             param(
                 "state",
-                "Only tenants in this state: `all` (the default), `ready`, `pending`, `suspended` or `failing`; any other value matches none",
-                json!({"type": "string", "examples": ["ready"]}),
+                "Only tenants in this state: `all` (the default), `ready`, `pending`, `suspended` or `failing`; any other value is refused (400)",
+                json!({"type": "string", "enum": crate::routes::TENANT_STATES}),
             ),
         ],
         ("GET", "/api/v1/search") => vec![

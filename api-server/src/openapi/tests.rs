@@ -40,7 +40,29 @@ fn every_route_is_documented_with_its_parameters() {
                 .sum()
         })
         .unwrap_or(0);
-    assert_eq!(count, routes.len());
+    assert_eq!(count, routes.len() + outside_operations().len());
+}
+
+#[test]
+fn the_stripe_webhook_is_documented_with_its_signature() {
+    let doc = document(&crate::routes::routes());
+    let op = &doc["paths"][crate::webhooks::PATH]["post"];
+    assert_eq!(op["security"], json!([]), "{op}");
+    let header = &op["parameters"][0];
+    assert_eq!(
+        (&header["name"], &header["in"], &header["required"]),
+        (&json!("Stripe-Signature"), &json!("header"), &json!(true)),
+        "{op}"
+    );
+    assert!(op["requestBody"]["content"]["application/json"].is_object());
+    assert!(op["responses"]["200"]["content"]["application/json"].is_object());
+    for status in ["400", "404", "409", "500"] {
+        assert_eq!(
+            op["responses"][status]["content"]["application/problem+json"]["schema"]["$ref"],
+            "#/components/schemas/Problem",
+            "{status}"
+        );
+    }
 }
 
 #[test]

@@ -50,7 +50,7 @@ impl From<BillingError> for Refusal {
             }),
             BillingError::Refused {
                 status: 400 | 402, ..
-            } => Refusal::Api(ApiError::bad_request("paymentMethod", e.to_string())),
+            } => Refusal::Api(ApiError::unprocessable("paymentMethod", e.to_string())),
             BillingError::Unsupported(what) => Refusal::Api(ApiError::Conflict((*what).to_owned())),
             _ => Refusal::Stripe(e),
         }

@@ -127,8 +127,24 @@ pub struct TenantPatch {
 pub struct TenantQuery {
     /// Part of the slug or display name.
     pub q: Option<String>,
-    /// all | ready | pending | suspended | failing
+    /// One of [`TENANT_STATES`] (`all` when absent).
     pub state: Option<String>,
+}
+
+/// The values of the tenant search's `state` filter.
+pub const TENANT_STATES: [&str; 5] = ["all", "ready", "pending", "suspended", "failing"];
+
+impl TenantQuery {
+    /// Refuses a `state` filter that names no state (it would silently match nothing).
+    pub fn check(&self) -> ApiResult<()> {
+        match self.state.as_deref() {
+            Some(s) if !TENANT_STATES.contains(&s) => Err(ApiError::bad_request(
+                "state",
+                format!("state must be one of {}", TENANT_STATES.join(", ")),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A tenant in a list.
@@ -255,6 +271,7 @@ async fn list_tenants(
     Query(query): Query<TenantQuery>,
 ) -> ApiResult<Json<Value>> {
     caller.require_operator("list tenants")?;
+    query.check()?;
     let items = search(&state.cache, &query, |_| true);
     Ok(Json(json!({ "items": items })))
 }
@@ -390,7 +407,7 @@ async fn patch_tenant(
         && !partner.is_empty()
         && state.cache.partner(partner).is_none()
     {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "partner",
             format!("no partner named {partner:?}"),
         ));

@@ -188,16 +188,15 @@ async fn search(
     caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let q = params
-        .get("q")
-        .map(|q| q.trim().to_lowercase())
-        .unwrap_or_default();
-    if q.chars().count() > 100 {
+    // counted as sent (the document's maxLength): lower-casing may lengthen a text
+    let sent = params.get("q").map(String::as_str).unwrap_or_default();
+    if sent.chars().count() > 100 {
         return Err(ApiError::bad_request(
             "q",
             "search for at most 100 characters",
         ));
     }
+    let q = sent.trim().to_lowercase();
     let limit = positive(&params, "limit", 20, SEARCH_LIMIT_MAX)?;
     let mut hits = visible_hits(&state.cache, &caller, &q);
     let order = |k: &str| match k {

@@ -210,7 +210,7 @@ async fn create_domain(
     let ns = namespace_of(&state, &tenant)?;
     let name = req.name.unwrap_or_else(|| slug(&req.spec.domain));
     if name.is_empty() {
-        return Err(ApiError::bad_request("spec.domain", "give a domain name"));
+        return Err(ApiError::unprocessable("spec.domain", "give a domain name"));
     }
     let actor = caller.actor(role);
     let created = writes::create::<MailDomain>(

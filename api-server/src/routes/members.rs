@@ -204,7 +204,7 @@ async fn create_member(
         None => slug(req.spec.email.split('@').next().unwrap_or_default()),
     };
     if name.is_empty() {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "name",
             "give a name, or an address with a local part",
         ));

@@ -14,6 +14,8 @@ mod partners;
 mod stream;
 mod system;
 
+pub use console::TENANT_STATES;
+
 use std::collections::BTreeMap;
 
 use axum::Router;

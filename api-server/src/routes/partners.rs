@@ -134,6 +134,7 @@ async fn list_customers(
     Query(query): Query<TenantQuery>,
 ) -> ApiResult<Json<Value>> {
     caller.require_partner(&partner, "list this partner's customers")?;
+    query.check()?;
     let items = search(&state.cache, &query, |t| {
         partner_of_tenant(t).as_deref() == Some(partner.as_str())
     });
@@ -250,7 +251,7 @@ async fn create_staff(
         .partner(&partner)
         .ok_or_else(|| ApiError::not_found("Partner", partner.clone()))?;
     if !on_domain(&req.spec.email, &p.spec.domain) {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "spec.email",
             format!(
                 "staff addresses are on the partner's domain; use an address ending in @{}",
@@ -264,7 +265,7 @@ async fn create_staff(
         None => slug(req.spec.email.split('@').next().unwrap_or_default()),
     };
     if name.is_empty() {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "name",
             "give a name, or an address with a local part",
         ));

@@ -110,6 +110,28 @@ pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
         })
 }
 
+/// Refuses a state-changing request that another site's page sent.
+pub fn same_origin(headers: &axum::http::HeaderMap) -> Result<(), UiError> {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    if !host.is_empty() && origin_host == host {
+        Ok(())
+    } else {
+        Err(UiError::Forbidden(
+            "this request came from another site and was refused".into(),
+        ))
+    }
+}
+
 impl FromRequestParts<UiState> for Session {
     type Rejection = UiError;
 
@@ -344,5 +366,24 @@ mod tests {
     fn path_segments_are_encoded() {
         assert_eq!(seg("acme"), "acme");
         assert_eq!(seg("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn cross_site_posts_are_refused() {
+        use axum::http::HeaderValue;
+        let mut h = axum::http::HeaderMap::new();
+        assert!(same_origin(&h).is_ok(), "no Origin: not a browser form");
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
+        assert!(
+            same_origin(&h).is_err(),
+            "an Origin without a Host is refused"
+        );
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        assert!(same_origin(&h).is_ok());
+        h.insert(header::ORIGIN, HeaderValue::from_static("http://evil.test"));
+        assert!(same_origin(&h).is_err());
     }
 }

@@ -273,6 +273,14 @@ pub fn status_badge(status: &str, label: &str) -> String {
     )
 }
 
+/// A notice of what an action did (`role="status"`, so screen readers announce it).
+pub fn notice(text: &str) -> String {
+    format!(
+        "<p class=\"card notice\" role=\"status\" id=\"notice\">{}</p>",
+        esc(text)
+    )
+}
+
 /// A small status dot with a text alternative.
 pub fn dot(name: &str, status: &str) -> String {
     let class = match status {
@@ -291,6 +299,14 @@ pub fn dot(name: &str, status: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notices_are_announced_and_escaped() {
+        assert_eq!(
+            notice("Member <b> added."),
+            "<p class=\"card notice\" role=\"status\" id=\"notice\">Member &lt;b&gt; added.</p>"
+        );
+    }
 
     #[test]
     fn markup_is_escaped() {

@@ -24,11 +24,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use dezky_crds::tenant::TenantBilling;
 use serde_json::json;
+
+use crate::problem::{FieldError, Problem};
 
 pub use events::{BillingEventKind, BillingUpdate, ParsedEvent, next_billing_status, parse_event};
 pub use replay::{Claim, ReplayGuard};
@@ -36,6 +38,8 @@ pub use signature::{SignatureError, WebhookSecret, sign, verify};
 
 /// Where the endpoint is served.
 pub const PATH: &str = "/webhooks/stripe";
+/// The header that carries Stripe's signature of the body.
+pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
 
 /// What applying an update did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,18 +160,59 @@ pub fn for_cluster(
 
 /// The `/webhooks/stripe` router, state applied: merge it into the server's router.
 pub fn router(state: WebhookState) -> Router {
-    Router::new().route(PATH, post(receive)).with_state(state)
+    Router::new()
+        .route(PATH, post(receive).fallback(wrong_method))
+        .with_state(state)
 }
 
+/// The endpoint where billing is not configured: a delivery is not found (the server takes no
+/// Stripe events), as documented; another method is still not allowed.
+pub fn router_without_billing() -> Router {
+    Router::new().route(PATH, post(not_served).fallback(wrong_method))
+}
+
+async fn not_served() -> Response {
+    Problem::of_status(
+        StatusCode::NOT_FOUND,
+        "billing is not configured on this server",
+    )
+    .into_response()
+}
+
+async fn wrong_method() -> Response {
+    let mut response = Problem::of_status(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "the Stripe webhook accepts only POST",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+/// The answer to a delivery: `{"status": word}` on success, an RFC 9457 problem whose `detail`
+/// is the word on a refusal or a failure (as every error of the server).
 fn answer(status: StatusCode, word: &str) -> Response {
+    if status.is_client_error() || status.is_server_error() {
+        return Problem::of_status(status, word).into_response();
+    }
     (status, axum::Json(json!({ "status": word }))).into_response()
+}
+
+/// A refused delivery: 400, naming what was wrong (the signature header or the body).
+fn refuse(field: &str, word: &str) -> Response {
+    let mut problem = Problem::of_status(StatusCode::BAD_REQUEST, word);
+    problem.errors.push(FieldError {
+        field: field.into(),
+        reason: word.into(),
+    });
+    problem.into_response()
 }
 
 async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: Bytes) -> Response {
     let inner = &state.0;
-    let header = headers
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok());
+    let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     let now = chrono::Utc::now().timestamp();
     if let Err(e) = verify(
         header,
@@ -177,13 +222,13 @@ async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: By
         now,
     ) {
         tracing::warn!(reason = %e, "refused a Stripe webhook delivery");
-        return answer(StatusCode::BAD_REQUEST, "signature rejected");
+        return refuse(SIGNATURE_HEADER, "signature rejected");
     }
     let event = match parse_event(&body) {
         Ok(event) => event,
         Err(e) => {
             tracing::warn!(reason = %e, "refused a signed Stripe webhook body");
-            return answer(StatusCode::BAD_REQUEST, "invalid event");
+            return refuse("body", "invalid event");
         }
     };
     match inner.guard.claim(event.id()) {

@@ -83,6 +83,25 @@ async fn an_operator_manages_tenants_and_sees_the_audit_trail() {
         env.get("/api/v1/tenants?state=failing", &p.op).await.1["items"][0]["name"] == "acme"
     })
     .await;
+    // a state that names no state is refused, naming the filter and its values
+    for path in [
+        "/api/v1/tenants?state=broken",
+        "/api/v1/partners/northwind/customers?state=",
+    ] {
+        let (s, ct, problem) = env.call(Method::GET, path, Some(&p.op), None).await;
+        assert_eq!(
+            (s, ct.as_str()),
+            (400, "application/problem+json"),
+            "{path}: {problem}"
+        );
+        assert_eq!(problem["errors"][0]["field"], "state", "{problem}");
+        assert!(
+            problem["errors"][0]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("ready, pending, suspended, failing")),
+            "{problem}"
+        );
+    }
     let (s, view) = env.get("/api/v1/tenants/acme", &p.op).await;
     assert_eq!(s, 200);
     assert_eq!(view["summary"]["upstreams"]["FilesReady"], "False");
@@ -99,6 +118,21 @@ async fn an_operator_manages_tenants_and_sees_the_audit_trail() {
     assert_eq!(s, 200, "{edited}");
     assert_eq!(edited["spec"]["seats"], 30);
     assert_eq!(edited["spec"]["partnerRef"]["name"], "northwind");
+    // a partner that does not exist is a well-formed request the API cannot carry out: 422
+    let (s, ct, problem) = env
+        .call(
+            Method::PATCH,
+            "/api/v1/tenants/hooli",
+            Some(&p.op),
+            Some(json!({"partner": "nobody"})),
+        )
+        .await;
+    assert_eq!(
+        (s, ct.as_str()),
+        (422, "application/problem+json"),
+        "{problem}"
+    );
+    assert_eq!(problem["errors"][0]["field"], "partner", "{problem}");
     let (s, suspended) = env
         .post("/api/v1/tenants/hooli/suspend", &p.op, json!({}))
         .await;

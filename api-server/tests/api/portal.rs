@@ -140,7 +140,7 @@ async fn partner_staff_add_a_team_member_and_see_the_password_once() {
             json!({"spec": {"email": "kim@acme.test", "displayName": "Kim"}}),
         )
         .await;
-    assert_eq!(s, 400, "{problem}");
+    assert_eq!(s, 422, "{problem}");
     assert_eq!(problem["errors"][0]["field"], "spec.email", "{problem}");
     assert!(
         problem["errors"][0]["reason"]

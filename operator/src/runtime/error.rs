@@ -17,6 +17,7 @@ use crate::upstream::dns::DnsCheckError;
 use crate::upstream::http::ErrorCategory;
 use crate::upstream::ocis::FilesError;
 use crate::upstream::stalwart::MailError;
+use crate::upstream::stripe::BillingError;
 
 /// A failure that stops the operator (at start, or when its servers fail).
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,9 @@ pub enum ReconcileError {
     /// OCIS failed.
     #[error(transparent)]
     Files(#[from] FilesError),
+    /// Stripe failed (an unpriced plan is a configuration problem: [`ReconcileError::Invalid`]).
+    #[error(transparent)]
+    Billing(#[from] BillingError),
     /// A DNS lookup could not decide.
     #[error(transparent)]
     Dns(#[from] DnsCheckError),
@@ -117,12 +121,14 @@ impl ReconcileError {
         }
     }
 
-    /// The upstream that failed (`authentik`, `stalwart`, `ocis`, `dns`, `kubernetes`), or `operator`.
+    /// The upstream that failed (`authentik`, `stalwart`, `ocis`, `stripe`, `dns`, `kubernetes`), or
+    /// `operator`.
     pub fn upstream(&self) -> &'static str {
         match self.inner() {
             ReconcileError::Identity(_) => "authentik",
             ReconcileError::Mail(_) => "stalwart",
             ReconcileError::Files(_) => "ocis",
+            ReconcileError::Billing(_) => "stripe",
             ReconcileError::Dns(_) => "dns",
             ReconcileError::Kube { .. } | ReconcileError::Finalizer(_) => "kubernetes",
             _ => "operator",
@@ -135,6 +141,7 @@ impl ReconcileError {
             ReconcileError::Identity(e) => e.category().as_str(),
             ReconcileError::Mail(e) => e.category().as_str(),
             ReconcileError::Files(e) => e.category().as_str(),
+            ReconcileError::Billing(e) => e.category().as_str(),
             ReconcileError::Dns(_) => ErrorCategory::Unavailable.as_str(),
             ReconcileError::Kube { source, .. } => kube_category(source),
             ReconcileError::Breaker(_) => "breaker_open",
@@ -151,6 +158,7 @@ impl ReconcileError {
             ReconcileError::Identity(e) => e.is_permanent(),
             ReconcileError::Mail(e) => e.is_permanent(),
             ReconcileError::Files(e) => e.is_permanent(),
+            ReconcileError::Billing(e) => e.is_permanent(),
             ReconcileError::Invalid(_) => true,
             _ => false,
         }
@@ -162,13 +170,15 @@ impl ReconcileError {
             ReconcileError::Identity(IdentityError::Upstream(e)) => e.retry_after(),
             ReconcileError::Mail(MailError::Upstream(e)) => e.retry_after(),
             ReconcileError::Files(FilesError::Upstream(e)) => e.retry_after(),
+            ReconcileError::Billing(e) => e.retry_after(),
             ReconcileError::Breaker(open) => Some(open.retry_in),
             _ => None,
         }
     }
 
     /// The CamelCase condition reason of this failure, naming the upstream's problem:
-    /// `AdoptionRequired`, `NameTaken`, `UpstreamUnavailable`, `UpstreamForbidden`, ...
+    /// `AdoptionRequired`, `NameTaken`, `PlanNotPriced`, `PaymentRequired`, `UpstreamUnavailable`,
+    /// `UpstreamForbidden`, ...
     pub fn reason(&self) -> String {
         match self.inner() {
             ReconcileError::Identity(IdentityError::AdoptionRequired { .. })
@@ -179,6 +189,12 @@ impl ReconcileError {
             ReconcileError::Identity(IdentityError::NameTaken { .. })
             | ReconcileError::Mail(MailError::NameTaken { .. })
             | ReconcileError::Files(FilesError::NameTaken { .. }) => reasons::NAME_TAKEN.into(),
+            ReconcileError::Billing(BillingError::PlanNotPriced { .. }) => {
+                reasons::PLAN_NOT_PRICED.into()
+            }
+            ReconcileError::Billing(BillingError::PaymentRequired { .. }) => {
+                reasons::PAYMENT_REQUIRED.into()
+            }
             ReconcileError::Breaker(_) => "DeletionRateLimited".into(),
             ReconcileError::CrdDeleting { .. } => "CrdDeleting".into(),
             ReconcileError::Invalid(_) => "InvalidSpec".into(),
@@ -308,5 +324,60 @@ mod tests {
         });
         assert!(!breaker.is_permanent());
         assert_eq!(breaker.retry_after(), Some(Duration::from_secs(20)));
+    }
+
+    #[test]
+    fn stripe_failures_keep_their_category_stall_and_retry_after() {
+        let limited = ReconcileError::Billing(BillingError::Upstream(UpstreamError::RateLimited {
+            upstream: "stripe",
+            operation: "subscription.update",
+            retry_after: Some(Duration::from_secs(11)),
+        }));
+        assert_eq!(limited.upstream(), "stripe");
+        assert_eq!(limited.category(), "rate_limited");
+        assert!(!limited.is_permanent());
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(11)));
+        assert_eq!(limited.reason(), "UpstreamRateLimited");
+        assert!(limited.stalled().is_none());
+
+        let refused = ReconcileError::Billing(BillingError::Upstream(UpstreamError::Status {
+            upstream: "stripe",
+            operation: "customer.create",
+            status: 401,
+            detail: ErrorDetail::default(),
+        }));
+        assert_eq!(refused.category(), "unauthorized");
+        assert!(refused.is_permanent());
+        assert_eq!(refused.retry_after(), None);
+        let stalled = refused.stalled().expect("stalled");
+        assert_eq!(stalled.reason, "UpstreamUnauthorized");
+        assert!(
+            stalled.message.starts_with("stripe: "),
+            "{}",
+            stalled.message
+        );
+
+        let card = ReconcileError::Billing(BillingError::PaymentRequired {
+            customer: "cus_1".into(),
+        });
+        assert_eq!(card.category(), "invalid");
+        assert!(card.is_permanent());
+        assert_eq!(card.reason(), reasons::PAYMENT_REQUIRED);
+        let v = card.verdict(types::BILLING_READY);
+        assert_eq!(v.reason, reasons::PAYMENT_REQUIRED);
+        assert!(v.message.starts_with("stripe: "), "{}", v.message);
+
+        let unpriced = ReconcileError::Billing(BillingError::PlanNotPriced {
+            plan: "business".into(),
+        });
+        assert_eq!(unpriced.reason(), reasons::PLAN_NOT_PRICED);
+
+        let items = ReconcileError::Billing(BillingError::UnexpectedItems {
+            subscription: "sub_1".into(),
+            items: 2,
+        });
+        assert_eq!(items.category(), "conflict");
+        assert!(items.is_permanent());
+        assert_eq!(items.reason(), "UpstreamConflict");
     }
 }

@@ -2,36 +2,16 @@
 //! fields that name their errors, the same-origin check of state-changing requests,
 //! confirmations that name the consequence, and the live regions the portal script refreshes.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Json, Response};
 use serde_json::Value;
 
-use super::super::UiError;
 use super::super::api::{Refusal, UiState, seg};
 use super::super::html::{self, Chrome, NavItem, esc};
 use super::super::session::{Me, environment};
 
-/// Refuses a state-changing request that another site's page sent.
-pub fn same_origin(headers: &HeaderMap) -> Result<(), UiError> {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return Ok(());
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let origin_host = origin
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or_default();
-    if !host.is_empty() && origin_host == host {
-        Ok(())
-    } else {
-        Err(UiError::Forbidden(
-            "this request came from another site and was refused".into(),
-        ))
-    }
-}
+pub use super::super::api::same_origin;
+pub use super::super::html::notice;
 
 /// Where in the portal a page is, for the navigation.
 #[derive(Debug, Clone, Copy)]
@@ -307,14 +287,6 @@ impl Confirm<'_> {
     }
 }
 
-/// A status notice after an action.
-pub fn notice(text: &str) -> String {
-    format!(
-        "<p class=\"card notice\" role=\"status\" id=\"notice\">{}</p>",
-        esc(text)
-    )
-}
-
 /// The live connection of a tenant page: the server-sent events that make the page's live
 /// regions (`data-live-src`) refresh.
 pub fn live_bar(tenant: &str) -> String {
@@ -399,20 +371,6 @@ pub fn ready_badge(ready: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cross_site_posts_are_refused() {
-        let mut h = HeaderMap::new();
-        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
-        assert!(same_origin(&h).is_ok());
-        h.insert(
-            header::ORIGIN,
-            HeaderValue::from_static("http://127.0.0.1:8080"),
-        );
-        assert!(same_origin(&h).is_ok());
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://evil.test"));
-        assert!(same_origin(&h).is_err());
-    }
 
     #[test]
     fn api_field_errors_land_on_form_fields() {

@@ -8,11 +8,8 @@ use dezky_crds::condition::types;
 use dezky_crds::{ConditionStatus, LABEL_PARTNER, LABEL_TENANT, MailDomain, Partner, Tenant};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
-use serde::Deserialize;
 
 use crate::runtime::{Context, ReconcileError};
-use crate::upstream::authentik::IdentityError;
-use crate::upstream::http::RequestSpec;
 
 /// Who owns a namespace.
 #[derive(Debug, Clone)]
@@ -97,38 +94,12 @@ pub async fn verified_domains(
         .collect())
 }
 
-#[derive(Deserialize)]
-struct GroupPage {
-    #[serde(default)]
-    results: Vec<GroupPk>,
-}
-
-#[derive(Deserialize)]
-struct GroupPk {
-    pk: String,
-    name: String,
-}
-
-/// The pks of Authentik groups by exact name (one request per name); absent names are left out.
-/// The groups belong to the Tenant or Partner controller; this only reads them.
+/// The pks of Authentik groups by exact name, from the identity client's group snapshot (no
+/// live lookup per name); absent names are left out. The groups belong to the Tenant or Partner
+/// controller; this only reads them.
 pub async fn group_pks(
     ctx: &Context,
     names: &[String],
 ) -> Result<BTreeMap<String, String>, ReconcileError> {
-    let mut out = BTreeMap::new();
-    for name in names {
-        let req = RequestSpec::get("core/groups/")
-            .query("name", name.clone())
-            .query("include_users", "false");
-        let page: GroupPage = ctx
-            .identity
-            .http()
-            .send_json("group.list", req)
-            .await
-            .map_err(IdentityError::from)?;
-        if let Some(group) = page.results.into_iter().find(|g| g.name == *name) {
-            out.insert(group.name, group.pk);
-        }
-    }
-    Ok(out)
+    Ok(ctx.identity.group_pks_by_name(names).await?)
 }

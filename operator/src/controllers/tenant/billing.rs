@@ -32,44 +32,20 @@ pub(super) struct BillingPass {
     pub failure: Option<ReconcileError>,
 }
 
-/// The CamelCase reason of a billing failure.
-pub(super) fn failure_reason(error: &BillingError) -> String {
-    match error {
-        BillingError::PlanNotPriced { .. } => reasons::PLAN_NOT_PRICED.into(),
-        BillingError::PaymentRequired { .. } => reasons::PAYMENT_REQUIRED.into(),
-        other => {
-            let camel: String = other
-                .category()
-                .as_str()
-                .split('_')
-                .map(|w| {
-                    let mut c = w.chars();
-                    c.next()
-                        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                        .unwrap_or_default()
-                })
-                .collect();
-            format!("Upstream{camel}")
-        }
-    }
-}
-
 impl BillingPass {
+    /// A Stripe failure as the pass reports it: `BillingReady` False with the error's reason,
+    /// `Stalled` when retrying cannot help, and [`ReconcileError::Billing`] for the requeue policy
+    /// (counted by its category, backing off per tenant no sooner than Stripe's `Retry-After`).
+    /// An unpriced plan is a configuration problem, not Stripe's: [`ReconcileError::Invalid`].
     fn failed(error: BillingError, status: Option<TenantBilling>) -> BillingPass {
-        let reason = failure_reason(&error);
-        let message = format!("stripe: {error}");
-        let verdict = Verdict::failed(types::BILLING_READY, reason.clone(), message.clone());
-        let permanent = error.is_permanent();
-        let stalled = permanent.then(|| Verdict {
-            type_: types::STALLED,
-            status: dezky_crds::ConditionStatus::True,
-            reason,
-            message: message.clone(),
-        });
-        let failure = if permanent {
-            ReconcileError::Invalid(message)
-        } else {
-            ReconcileError::Waiting(message)
+        let typed = ReconcileError::Billing(error);
+        let verdict = typed.verdict(types::BILLING_READY);
+        let stalled = typed.stalled();
+        let failure = match typed {
+            ReconcileError::Billing(BillingError::PlanNotPriced { .. }) => {
+                ReconcileError::Invalid(verdict.message.clone())
+            }
+            other => other,
         };
         BillingPass {
             verdict,
@@ -247,24 +223,12 @@ pub(super) async fn release_billing(ctx: &Context, tenant: &Tenant) -> Result<()
     };
     let marker = ctx.marker(tenant);
     let known = tenant.status.as_ref().and_then(|s| s.billing.as_ref());
-    let stripe = |error: BillingError| {
-        let message = format!("stripe: failed to release the tenant's billing: {error}");
-        if error.is_permanent() {
-            ReconcileError::Invalid(message)
-        } else {
-            ReconcileError::Waiting(message)
-        }
-    };
-    let observed = converge::observe(client, &marker, known)
-        .await
-        .map_err(stripe)?;
+    let observed = converge::observe(client, &marker, known).await?;
     if observed.customer.is_none() {
         return Ok(());
     }
     ctx.allow_upstream_delete().await?;
-    let released = converge::release(client, &marker, known)
-        .await
-        .map_err(stripe)?;
+    let released = converge::release(client, &marker, known).await?;
     for id in &released.cancelled {
         ctx.event(
             tenant,
@@ -290,6 +254,8 @@ pub(super) async fn release_billing(ctx: &Context, tenant: &Tenant) -> Result<()
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::upstream::http::UpstreamError;
 
@@ -311,7 +277,13 @@ mod tests {
             priced.verdict.message
         );
         assert!(priced.stalled.is_some());
-        assert!(matches!(priced.failure, Some(ReconcileError::Invalid(_))));
+        let Some(ReconcileError::Invalid(message)) = &priced.failure else {
+            panic!(
+                "an unpriced plan is a configuration problem: {:?}",
+                priced.failure
+            );
+        };
+        assert!(message.starts_with("stripe: "), "{message}");
 
         let down = BillingPass::failed(
             BillingError::Upstream(UpstreamError::Unavailable {
@@ -324,7 +296,24 @@ mod tests {
         assert_eq!(down.verdict.reason, "UpstreamUnavailable");
         assert!(down.verdict.message.starts_with("stripe: "));
         assert!(down.stalled.is_none());
-        assert!(matches!(down.failure, Some(ReconcileError::Waiting(_))));
+        let failure = down.failure.expect("a failure for the requeue policy");
+        assert!(matches!(failure, ReconcileError::Billing(_)), "{failure:?}");
+        assert_eq!(failure.category(), "unavailable");
+        assert!(!failure.is_permanent());
+
+        let limited = BillingPass::failed(
+            BillingError::Upstream(UpstreamError::RateLimited {
+                upstream: "stripe",
+                operation: "subscription.update",
+                retry_after: Some(Duration::from_secs(9)),
+            }),
+            None,
+        );
+        assert_eq!(limited.verdict.reason, "UpstreamRateLimited");
+        assert!(limited.stalled.is_none());
+        let failure = limited.failure.expect("a failure for the requeue policy");
+        assert_eq!(failure.category(), "rate_limited");
+        assert_eq!(failure.retry_after(), Some(Duration::from_secs(9)));
 
         let card = BillingPass::failed(
             BillingError::PaymentRequired {
@@ -333,6 +322,12 @@ mod tests {
             None,
         );
         assert_eq!(card.verdict.reason, reasons::PAYMENT_REQUIRED);
-        assert!(card.stalled.is_some());
+        assert_eq!(
+            card.stalled.as_ref().map(|v| v.reason.as_str()),
+            Some(reasons::PAYMENT_REQUIRED)
+        );
+        let failure = card.failure.expect("a failure for the requeue policy");
+        assert!(matches!(failure, ReconcileError::Billing(_)), "{failure:?}");
+        assert!(failure.is_permanent());
     }
 }

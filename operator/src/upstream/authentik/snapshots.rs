@@ -2,6 +2,8 @@
 //! applications and policy bindings, each listed by pages (`page`/`page_size`, following
 //! `pagination.next`) and kept fresh by the client's own writes (see [`crate::upstream::snapshot`]).
 
+use std::collections::BTreeMap;
+
 use super::client::AuthentikClient;
 use super::{ApplicationObs, BindingObs, GroupObs, IdentityError, ProviderObs, UserObs};
 use crate::upstream::http::{RequestSpec, UpstreamHttp};
@@ -161,6 +163,21 @@ impl AuthentikClient {
             .ensure(|| self.all_pages("binding.list", RequestSpec::get("policies/bindings/")))
             .await?;
         Ok(snapshot)
+    }
+
+    /// The pks of groups by exact name, answered from the group snapshot (a request only when
+    /// it is stale); names no group has are left out. For reading groups another controller
+    /// owns (a tenant's or partner's), whatever their marker.
+    pub async fn group_pks_by_name(
+        &self,
+        names: &[String],
+    ) -> Result<BTreeMap<String, String>, IdentityError> {
+        let groups = self.group_snapshot().await?;
+        Ok(names
+            .iter()
+            .filter_map(|name| groups.find_one(&by_name(name)))
+            .map(|group| (group.name, group.pk))
+            .collect())
     }
 
     /// Marks every snapshot stale: the next observation reloads each collection.
