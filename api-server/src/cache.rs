@@ -238,6 +238,39 @@ impl Cache {
     }
 }
 
+/// How long a write waits for the cache to see what it wrote.
+const SEEN_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A kind the cache holds, with its store.
+pub trait Cached: Resource<DynamicType = ()> + Clone + 'static {
+    fn store(cache: &Cache) -> &Store<Self>;
+}
+
+macro_rules! cached {
+    ($($kind:ty => $field:ident),* $(,)?) => {
+        $(impl Cached for $kind {
+            fn store(cache: &Cache) -> &Store<Self> {
+                &cache.$field
+            }
+        })*
+    };
+}
+
+cached!(Tenant => tenants, Partner => partners, Member => members, MailDomain => domains, SsoApp => ssoapps);
+
+impl Cache {
+    /// Read-your-writes after a create: waits until the watch has brought `created` into the cache
+    /// (at most a few seconds), so the list or page the caller reads right after the write shows
+    /// it. A watch that lags longer only delays the answer; the write itself has succeeded.
+    pub async fn seen<K: Cached>(&self, created: &K) {
+        let key = reflector::ObjectRef::from_obj(created);
+        let deadline = tokio::time::Instant::now() + SEEN_WITHIN;
+        while K::store(self).get(&key).is_none() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
 /// The partner that sold a tenant.
 pub fn partner_of_tenant(t: &Tenant) -> Option<String> {
     t.spec.partner_ref.as_ref().map(|p| p.name.clone())

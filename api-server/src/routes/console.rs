@@ -284,7 +284,7 @@ pub async fn create_tenant_as(
     actor: &str,
 ) -> ApiResult<Tenant> {
     let partner = spec.partner_ref.as_ref().map(|p| p.name.as_str());
-    writes::create::<Tenant>(
+    let created = writes::create::<Tenant>(
         &state.client,
         None,
         name,
@@ -297,7 +297,9 @@ pub async fn create_tenant_as(
             partner,
         },
     )
-    .await
+    .await?;
+    state.cache.seen(&created).await;
+    Ok(created)
 }
 
 async fn create_tenant(

@@ -157,6 +157,7 @@ async fn create_partner(
         },
     )
     .await?;
+    state.cache.seen(&created).await;
     Ok((StatusCode::CREATED, Json(to_json(&created))))
 }
 

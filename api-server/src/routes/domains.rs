@@ -227,6 +227,7 @@ async fn create_domain(
         },
     )
     .await?;
+    state.cache.seen(&created).await;
     Ok((StatusCode::CREATED, Json(domain_view(&created))))
 }
 
@@ -479,6 +480,7 @@ async fn create_app(
         },
     )
     .await?;
+    state.cache.seen(&created).await;
     Ok((StatusCode::CREATED, Json(app_view(&created))))
 }
 

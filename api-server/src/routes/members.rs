@@ -224,6 +224,7 @@ async fn create_member(
         },
     )
     .await?;
+    state.cache.seen(&created).await;
     Ok((StatusCode::CREATED, Json(member_view(&created))))
 }
 
@@ -539,6 +540,7 @@ async fn restore_member(
         },
     )
     .await?;
+    state.cache.seen(&created).await;
     if let Err(e) = cms
         .delete(&removed_name(&member), &Default::default())
         .await

@@ -288,6 +288,7 @@ async fn create_staff(
         },
     )
     .await?;
+    state.cache.seen(&created).await;
     Ok((StatusCode::CREATED, Json(member_view(&created))))
 }
 
