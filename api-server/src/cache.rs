@@ -259,9 +259,9 @@ macro_rules! cached {
 cached!(Tenant => tenants, Partner => partners, Member => members, MailDomain => domains, SsoApp => ssoapps);
 
 impl Cache {
-    /// Read-your-writes after a create: waits until the watch has brought `created` into the cache
-    /// (at most a few seconds), so the list or page the caller reads right after the write shows
-    /// it. A watch that lags longer only delays the answer; the write itself has succeeded.
+    /// Read-your-writes after a create (`writes::create` calls it): waits until the watch has
+    /// brought `created` into the cache (at most a few seconds), so the list or page the caller
+    /// reads right after the write shows it. A watch that lags longer only delays the answer.
     pub async fn seen<K: Cached>(&self, created: &K) {
         let key = reflector::ObjectRef::from_obj(created);
         let deadline = tokio::time::Instant::now() + SEEN_WITHIN;

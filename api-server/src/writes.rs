@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::cache::{Cache, Cached};
 use crate::problem::{ApiError, ApiResult};
 
 /// The field manager of every write.
@@ -92,16 +93,18 @@ where
         .ok_or_else(|| ApiError::not_found(K::KIND, name))
 }
 
-/// Creates an object (the body's metadata and spec), recording the actor.
+/// Creates an object (the body's metadata and spec), recording the actor, and answers once
+/// `cache` holds it (read-your-writes: what the caller reads or renders next shows the object).
 pub async fn create<K>(
     client: &Client,
+    cache: &Cache,
     ns: Option<&str>,
     name: &str,
     spec: &impl Serialize,
     audit: Audit<'_>,
 ) -> ApiResult<K>
 where
-    K: Kind,
+    K: Kind + Cached,
 {
     let mut metadata = json!({"name": name, "annotations": {LAST_CHANGED_BY: audit.actor}});
     if let Some(ns) = ns {
@@ -124,6 +127,7 @@ where
         .await
         .map_err(|e| ApiError::from_kube(format!("create {} {name}", K::kind(&())), e))?;
     record(client, &created, &audit).await;
+    cache.seen(&created).await;
     Ok(created)
 }
 

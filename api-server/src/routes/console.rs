@@ -284,8 +284,9 @@ pub async fn create_tenant_as(
     actor: &str,
 ) -> ApiResult<Tenant> {
     let partner = spec.partner_ref.as_ref().map(|p| p.name.as_str());
-    let created = writes::create::<Tenant>(
+    writes::create::<Tenant>(
         &state.client,
+        &state.cache,
         None,
         name,
         spec,
@@ -297,9 +298,7 @@ pub async fn create_tenant_as(
             partner,
         },
     )
-    .await?;
-    state.cache.seen(&created).await;
-    Ok(created)
+    .await
 }
 
 async fn create_tenant(

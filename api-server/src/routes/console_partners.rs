@@ -145,6 +145,7 @@ async fn create_partner(
     let actor = caller.actor("operator");
     let created = writes::create::<Partner>(
         &state.client,
+        &state.cache,
         None,
         &req.name,
         &req.spec,
@@ -157,7 +158,6 @@ async fn create_partner(
         },
     )
     .await?;
-    state.cache.seen(&created).await;
     Ok((StatusCode::CREATED, Json(to_json(&created))))
 }
 

@@ -215,6 +215,7 @@ async fn create_domain(
     let actor = caller.actor(role);
     let created = writes::create::<MailDomain>(
         &state.client,
+        &state.cache,
         Some(&ns),
         &name,
         &req.spec,
@@ -227,7 +228,6 @@ async fn create_domain(
         },
     )
     .await?;
-    state.cache.seen(&created).await;
     Ok((StatusCode::CREATED, Json(domain_view(&created))))
 }
 
@@ -468,6 +468,7 @@ async fn create_app(
     let actor = caller.actor(role);
     let created = writes::create::<SsoApp>(
         &state.client,
+        &state.cache,
         Some(&ns),
         &req.name,
         &req.spec,
@@ -480,7 +481,6 @@ async fn create_app(
         },
     )
     .await?;
-    state.cache.seen(&created).await;
     Ok((StatusCode::CREATED, Json(app_view(&created))))
 }
 

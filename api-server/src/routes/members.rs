@@ -212,6 +212,7 @@ async fn create_member(
     let actor = caller.actor(role);
     let created = writes::create::<Member>(
         &state.client,
+        &state.cache,
         Some(&ns),
         &name,
         &req.spec,
@@ -224,7 +225,6 @@ async fn create_member(
         },
     )
     .await?;
-    state.cache.seen(&created).await;
     Ok((StatusCode::CREATED, Json(member_view(&created))))
 }
 
@@ -528,6 +528,7 @@ async fn restore_member(
     let actor = caller.actor(role);
     let created = writes::create::<Member>(
         &state.client,
+        &state.cache,
         Some(&ns),
         &member,
         &spec,
@@ -540,7 +541,6 @@ async fn restore_member(
         },
     )
     .await?;
-    state.cache.seen(&created).await;
     if let Err(e) = cms
         .delete(&removed_name(&member), &Default::default())
         .await

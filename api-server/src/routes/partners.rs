@@ -273,6 +273,7 @@ async fn create_staff(
     let actor = caller.actor(role);
     let created = writes::create::<Member>(
         &state.client,
+        &state.cache,
         Some(&ns),
         &name,
         &req.spec,
@@ -288,7 +289,6 @@ async fn create_staff(
         },
     )
     .await?;
-    state.cache.seen(&created).await;
     Ok((StatusCode::CREATED, Json(member_view(&created))))
 }
 
